@@ -1,0 +1,15 @@
+"""Stateless differentiable operations, one family per file (``convgrad.nn.functional``).
+
+Each op is a :class:`convgrad.tensor.Function` with its forward computation, its backward rule
+and, for layers with spatial arithmetic, its output-shape rule side by side. The names,
+arguments and defaults are PyTorch's (``torch.nn.functional``).
+"""
+from . import tensor_methods  # noqa: F401  (binds +, @, .sum() ... to Tensor)
+from ._util import ArgumentError, ShapeError
+from .activations import log_softmax, relu, sigmoid, softmax, tanh
+from .arithmetic import add, div, matmul, mul, neg, pow, sub
+from .elementwise import abs, cast, clamp, clip, cos, exp, log, maximum, minimum, sign, sin, sqrt, where
+from .reductions import amax, amin, argmax, argmin, logsumexp, max, mean, min, std, sum, var
+from .shape import (broadcast_to, cat, chunk, clone, concatenate, contiguous, expand, flatten, flip,
+                    getitem, permute, reshape, split, squeeze, stack, t, transpose, unflatten,
+                    unsqueeze, view)

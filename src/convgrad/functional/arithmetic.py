@@ -1,0 +1,160 @@
+"""Elementwise arithmetic with broadcasting, and matrix multiplication.
+
+For ``y = a op b`` with broadcasting, the gradient of an input is the elementwise rule
+(for example dy/da = b for a product) summed back over the broadcast axes.
+"""
+import numpy as np
+
+from ..kernels.broadcast import sum_to_shape
+from ..tensor import Function
+from ._util import scalar_or_tensor
+
+
+class Add(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.shapes = (np.shape(a), np.shape(b))
+        return np.add(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        sa, sb = ctx.shapes
+        na, nb = ctx.needs_input_grad
+        return (sum_to_shape(grad, sa) if na else None, sum_to_shape(grad, sb) if nb else None)
+
+
+class Sub(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.shapes = (np.shape(a), np.shape(b))
+        return np.subtract(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        sa, sb = ctx.shapes
+        na, nb = ctx.needs_input_grad
+        return (sum_to_shape(grad, sa) if na else None, sum_to_shape(-grad, sb) if nb else None)
+
+
+class Mul(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.multiply(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved
+        na, nb = ctx.needs_input_grad
+        return (sum_to_shape(grad * b, np.shape(a)) if na else None,
+                sum_to_shape(grad * a, np.shape(b)) if nb else None)
+
+
+class Div(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.true_divide(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved
+        na, nb = ctx.needs_input_grad
+        ga = sum_to_shape(grad / b, np.shape(a)) if na else None
+        gb = sum_to_shape(-grad * a / (b * b), np.shape(b)) if nb else None
+        return ga, gb
+
+
+class Neg(Function):
+    @staticmethod
+    def forward(ctx, a):
+        return np.negative(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return -grad
+
+
+class Pow(Function):
+    """``a ** b``: d/da = b * a**(b-1), d/db = a**b * ln(a)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        out = np.power(a, b)
+        ctx.save_for_backward(a, b, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b, out = ctx.saved
+        na, nb = ctx.needs_input_grad
+        ga = gb = None
+        if na:
+            ga = sum_to_shape(grad * b * np.power(a, b - 1), np.shape(a))
+        if nb:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                gb = sum_to_shape(grad * out * np.log(a), np.shape(b))
+        return ga, gb
+
+
+class MatMul(Function):
+    """Matrix product with NumPy's rules for 1-D operands and batch broadcasting."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.matmul(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved
+        na, nb = ctx.needs_input_grad
+        a2 = a[None, :] if a.ndim == 1 else a
+        b2 = b[:, None] if b.ndim == 1 else b
+        g2 = grad
+        if a.ndim == 1:
+            g2 = np.expand_dims(g2, -2)
+        if b.ndim == 1:
+            g2 = np.expand_dims(g2, -1)
+        ga = gb = None
+        if na:
+            ga = np.matmul(g2, np.swapaxes(b2, -1, -2))
+            ga = sum_to_shape(ga, a2.shape).reshape(a.shape)
+        if nb:
+            gb = np.matmul(np.swapaxes(a2, -1, -2), g2)
+            gb = sum_to_shape(gb, b2.shape).reshape(b.shape)
+        return ga, gb
+
+
+def add(input, other, alpha=1):
+    other = scalar_or_tensor(other)
+    if alpha != 1:
+        other = mul(other, alpha)
+    return Add.apply(scalar_or_tensor(input), other)
+
+
+def sub(input, other, alpha=1):
+    other = scalar_or_tensor(other)
+    if alpha != 1:
+        other = mul(other, alpha)
+    return Sub.apply(scalar_or_tensor(input), other)
+
+
+def mul(input, other):
+    return Mul.apply(scalar_or_tensor(input), scalar_or_tensor(other))
+
+
+def div(input, other):
+    return Div.apply(scalar_or_tensor(input), scalar_or_tensor(other))
+
+
+def neg(input):
+    return Neg.apply(input)
+
+
+def pow(input, exponent):
+    return Pow.apply(scalar_or_tensor(input), scalar_or_tensor(exponent))
+
+
+def matmul(input, other):
+    return MatMul.apply(scalar_or_tensor(input), scalar_or_tensor(other))

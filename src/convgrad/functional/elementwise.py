@@ -1,0 +1,196 @@
+"""Elementwise mathematical functions: exp, log, sqrt, abs, clamp, maximum/minimum, where, casts."""
+import numpy as np
+
+from ..kernels.broadcast import sum_to_shape
+from ..tensor import Function, Tensor
+from ._util import scalar_or_tensor
+
+
+class Exp(Function):
+    @staticmethod
+    def forward(ctx, a):
+        out = np.exp(a)
+        ctx.out = out
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * ctx.out
+
+
+class Log(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.a = a
+        return np.log(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad / ctx.a
+
+
+class Sqrt(Function):
+    @staticmethod
+    def forward(ctx, a):
+        out = np.sqrt(a)
+        ctx.out = out
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad / (2 * ctx.out)
+
+
+class Abs(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.a = a
+        return np.abs(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * np.sign(ctx.a)
+
+
+class Sin(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.a = a
+        return np.sin(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * np.cos(ctx.a)
+
+
+class Cos(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.a = a
+        return np.cos(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return -grad * np.sin(ctx.a)
+
+
+class Clamp(Function):
+    """Gradient passes where ``min <= a <= max`` (PyTorch's convention at the bounds)."""
+
+    @staticmethod
+    def forward(ctx, a, min=None, max=None):
+        mask = np.ones(a.shape, dtype=bool)
+        if min is not None:
+            mask &= a >= min
+        if max is not None:
+            mask &= a <= max
+        ctx.mask = mask
+        return np.clip(a, min, max).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * ctx.mask
+
+
+class Where(Function):
+    @staticmethod
+    def forward(ctx, cond, a, b):
+        ctx.cond = cond
+        ctx.shapes = (np.shape(a), np.shape(b))
+        return np.where(cond, a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        _, na, nb = ctx.needs_input_grad
+        zero = np.zeros((), grad.dtype)
+        ga = sum_to_shape(np.where(ctx.cond, grad, zero), ctx.shapes[0]) if na else None
+        gb = sum_to_shape(np.where(ctx.cond, zero, grad), ctx.shapes[1]) if nb else None
+        return None, ga, gb
+
+
+class Cast(Function):
+    @staticmethod
+    def forward(ctx, a, dtype):
+        ctx.dtype = a.dtype
+        return a.astype(dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.astype(ctx.dtype)
+
+
+def exp(input):
+    return Exp.apply(input)
+
+
+def log(input):
+    return Log.apply(input)
+
+
+def sqrt(input):
+    return Sqrt.apply(input)
+
+
+def abs(input):
+    return Abs.apply(input)
+
+
+def sin(input):
+    return Sin.apply(input)
+
+
+def cos(input):
+    return Cos.apply(input)
+
+
+def clamp(input, min=None, max=None):
+    return Clamp.apply(input, min=min, max=max)
+
+
+clip = clamp
+
+
+def where(condition, input, other):
+    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    return Where.apply(cond, scalar_or_tensor(input), scalar_or_tensor(other))
+
+
+class Maximum(Function):
+    """Elementwise maximum; where both are equal the gradient is split in half (as PyTorch)."""
+
+    @staticmethod
+    def forward(ctx, a, b, take_max=True):
+        ctx.save_for_backward(a, b)
+        ctx.take_max = take_max
+        return np.maximum(a, b) if take_max else np.minimum(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved
+        na, nb = ctx.needs_input_grad
+        first = np.greater(a, b) if ctx.take_max else np.less(a, b)
+        share = first + 0.5 * np.equal(a, b)
+        ga = sum_to_shape(grad * share, np.shape(a)) if na else None
+        gb = sum_to_shape(grad * (1 - share), np.shape(b)) if nb else None
+        return ga, gb
+
+
+def maximum(input, other):
+    return Maximum.apply(scalar_or_tensor(input), scalar_or_tensor(other), take_max=True)
+
+
+def minimum(input, other):
+    return Maximum.apply(scalar_or_tensor(input), scalar_or_tensor(other), take_max=False)
+
+
+def sign(input):
+    return Tensor._wrap(np.sign(input.data))
+
+
+def cast(input, dtype):
+    dtype = np.dtype(dtype)
+    if input.dtype == dtype:
+        return input
+    if dtype.kind not in "fc" or not input.requires_grad:
+        return Tensor._wrap(input.data.astype(dtype), False)
+    return Cast.apply(input, dtype)

@@ -1,0 +1,1 @@
+"""Raw NumPy compute shared by several operations. Nothing here touches ``Tensor``."""

@@ -1,0 +1,11 @@
+"""Layers that hold parameters and call ``convgrad.functional`` (PyTorch's ``torch.nn`` names)."""
+import sys
+
+from .. import functional
+from . import init
+from .containers import ModuleDict, ModuleList, Sequential
+from .module import Module, StateDictError
+from .parameter import Buffer, Parameter
+
+# ``import convgrad.nn.functional as F`` gives the same module as ``convgrad.functional``
+sys.modules[__name__ + ".functional"] = functional

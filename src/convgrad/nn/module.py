@@ -1,0 +1,272 @@
+"""Module: the base class of layers and models.
+
+A Module owns Parameters, buffers (non-learned state such as BatchNorm's running mean) and child
+Modules, found by attribute assignment as in PyTorch. ``state_dict()`` names every tensor by its
+dotted attribute path (``layer1.0.conv1.weight``), the same names PyTorch uses, so weights move
+between the two frameworks with ``np.asarray``.
+"""
+from collections import OrderedDict
+
+import numpy as np
+
+from ..tensor import Tensor, is_anomaly_enabled, module_stack, no_grad
+from .parameter import Parameter
+
+
+class StateDictError(KeyError):
+    """``load_state_dict`` found missing, unexpected or mis-shaped entries."""
+
+    def __str__(self):
+        return str(self.args[0])
+
+
+class Module:
+    """Base class for all layers and models. Subclasses define ``forward``."""
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_forward_hooks", OrderedDict())
+        object.__setattr__(self, "_non_persistent", set())
+        object.__setattr__(self, "training", True)
+
+    # --- registration --------------------------------------------------------------------------
+    def __setattr__(self, name, value):
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"{type(self).__name__}: call super().__init__() before assigning attributes")
+        for store in (self._parameters, self._buffers, self._modules):
+            store.pop(name, None)
+        if isinstance(value, Parameter):
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._modules[name] = value
+        elif name in self.__dict__.get("_buffer_names", ()) and (value is None or isinstance(value, Tensor)):
+            self._buffers[name] = value
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name):
+        for store in (self._parameters, self._buffers, self._modules):
+            store.pop(name, None)
+        object.__delattr__(self, name)
+
+    def register_parameter(self, name, param):
+        if param is None:
+            self._parameters[name] = None
+            object.__setattr__(self, name, None)
+        else:
+            setattr(self, name, param)
+
+    def register_buffer(self, name, tensor, persistent=True):
+        """Register non-learned state that ``state_dict()`` saves (unless ``persistent=False``)."""
+        if tensor is not None and not isinstance(tensor, Tensor):
+            tensor = Tensor(tensor)
+        self.__dict__.setdefault("_buffer_names", set()).add(name)
+        if not persistent:
+            self._non_persistent.add(name)
+        self._buffers[name] = tensor
+        object.__setattr__(self, name, tensor)
+
+    def add_module(self, name, module):
+        setattr(self, name, module)
+
+    register_module = add_module
+
+    # --- calling -------------------------------------------------------------------------------
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} has no forward()")
+
+    def __call__(self, *args, **kwargs):
+        if is_anomaly_enabled():
+            module_stack.append(getattr(self, "_qualified_name", type(self).__name__))
+            try:
+                out = self.forward(*args, **kwargs)
+            finally:
+                module_stack.pop()
+        else:
+            out = self.forward(*args, **kwargs)
+        for hook in list(self._forward_hooks.values()):
+            result = hook(self, args, out)
+            if result is not None:
+                out = result
+        return out
+
+    def register_forward_hook(self, hook):
+        """``hook(module, inputs, output)`` runs after every forward; returns a handle with ``remove()``."""
+        key = object()
+        self._forward_hooks[key] = hook
+        return _HookHandle(self._forward_hooks, key)
+
+    # --- traversal -----------------------------------------------------------------------------
+    def named_modules(self, prefix="", memo=None):
+        memo = set() if memo is None else memo
+        stack = [(prefix, self)]
+        while stack:
+            name, module = stack.pop()
+            if id(module) in memo:
+                continue
+            memo.add(id(module))
+            yield name, module
+            children = [(f"{name}.{n}" if name else n, m) for n, m in module._modules.items() if m is not None]
+            stack.extend(reversed(children))
+
+    def modules(self):
+        for _, m in self.named_modules():
+            yield m
+
+    def named_children(self):
+        for name, m in self._modules.items():
+            if m is not None:
+                yield name, m
+
+    def children(self):
+        for _, m in self.named_children():
+            yield m
+
+    def _named_tensors(self, attr, prefix="", recurse=True):
+        seen = set()
+        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        for mod_name, module in modules:
+            for name, t in getattr(module, attr).items():
+                if t is None or id(t) in seen:
+                    continue
+                seen.add(id(t))  # a shared parameter is listed once
+                yield (f"{mod_name}.{name}" if mod_name else name), t
+
+    def named_parameters(self, prefix="", recurse=True):
+        return self._named_tensors("_parameters", prefix, recurse)
+
+    def parameters(self, recurse=True):
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def named_buffers(self, prefix="", recurse=True):
+        return self._named_tensors("_buffers", prefix, recurse)
+
+    def buffers(self, recurse=True):
+        for _, b in self.named_buffers(recurse=recurse):
+            yield b
+
+    def get_submodule(self, target):
+        module = self
+        for part in target.split(".") if target else []:
+            if part not in module._modules:
+                raise AttributeError(f"{type(module).__name__} has no submodule '{part}' (in '{target}')")
+            module = module._modules[part]
+        return module
+
+    def apply(self, fn):
+        for m in list(self.modules())[::-1]:
+            fn(m)
+        return self
+
+    # --- modes and gradients -------------------------------------------------------------------
+    def train(self, mode=True):
+        for m in self.modules():
+            object.__setattr__(m, "training", bool(mode))
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def requires_grad_(self, requires_grad=True):
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
+    def zero_grad(self, set_to_none=True):
+        for p in self.parameters():
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad.data.fill(0)
+
+    def to(self, dtype=None, *args, **kwargs):
+        """Convert floating point parameters and buffers to ``dtype`` ('cpu' is accepted and ignored)."""
+        if dtype is None or (isinstance(dtype, str) and dtype == "cpu"):
+            return self
+        dtype = np.dtype(dtype)
+        for t in list(self.parameters()) + list(self.buffers()):
+            if t.data.dtype.kind == "f":
+                t.data = t.data.astype(dtype)
+                if t.grad is not None:
+                    t.grad = Tensor._wrap(t.grad.data.astype(dtype))
+        return self
+
+    def float(self):
+        return self.to(np.float32)
+
+    def double(self):
+        return self.to(np.float64)
+
+    def cpu(self):
+        return self
+
+    # --- state ---------------------------------------------------------------------------------
+    def state_dict(self):
+        """An ordered dict from PyTorch-style dotted names to NumPy arrays (shared, not copied)."""
+        out = OrderedDict()
+        for mod_name, module in self.named_modules():
+            prefix = f"{mod_name}." if mod_name else ""
+            for name, p in module._parameters.items():
+                if p is not None:
+                    out[prefix + name] = p.data
+            for name, b in module._buffers.items():
+                if b is not None and name not in module._non_persistent:
+                    out[prefix + name] = b.data
+        return out
+
+    def load_state_dict(self, state_dict, strict=True):
+        """Copy arrays into this module's parameters and buffers.
+
+        Accepts NumPy arrays, convgrad tensors, or anything ``np.asarray`` converts (PyTorch CPU
+        tensors included). With ``strict`` every key must match; shapes must always match.
+        Returns ``(missing_keys, unexpected_keys)``.
+        """
+        own = self.state_dict()
+        targets = {}
+        for mod_name, module in self.named_modules():
+            prefix = f"{mod_name}." if mod_name else ""
+            for store in (module._parameters, module._buffers):
+                for name, t in store.items():
+                    if t is not None and prefix + name in own:
+                        targets[prefix + name] = t
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        if strict and (missing or unexpected):
+            raise StateDictError(f"{type(self).__name__}.load_state_dict: missing keys {missing}, "
+                                 f"unexpected keys {unexpected}")
+        with no_grad():
+            for key, t in targets.items():
+                if key not in state_dict:
+                    continue
+                value = state_dict[key]
+                arr = np.asarray(value.data if isinstance(value, Tensor) else value)
+                if arr.shape != t.data.shape:
+                    raise StateDictError(f"{type(self).__name__}.load_state_dict: '{key}' has shape "
+                                         f"{arr.shape} in the file, the model expects {t.data.shape}")
+                t.data = np.array(arr, dtype=t.data.dtype if t.data.dtype.kind == arr.dtype.kind
+                                  or t.data.dtype.kind == "f" else arr.dtype, copy=True)
+        return missing, unexpected
+
+    # --- printing ------------------------------------------------------------------------------
+    def extra_repr(self):
+        return ""
+
+    def __repr__(self):
+        lines = []
+        for name, m in self._modules.items():
+            child = repr(m).replace("\n", "\n  ")
+            lines.append(f"({name}): {child}")
+        head = f"{type(self).__name__}({self.extra_repr()}"
+        if not lines:
+            return head + ")"
+        return head + "\n  " + "\n  ".join(lines) + "\n)"
+
+
+class _HookHandle:
+    def __init__(self, hooks, key):
+        self.hooks, self.key = hooks, key
+
+    def remove(self):
+        self.hooks.pop(self.key, None)

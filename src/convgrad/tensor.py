@@ -1,0 +1,471 @@
+"""Tensor, the computation graph and reverse-mode automatic differentiation.
+
+A :class:`Tensor` wraps a NumPy array. When an operation runs on tensors that require gradients,
+its result remembers a :class:`Node`: which :class:`Function` made it, the function's saved
+context and the input tensors. ``loss.backward()`` walks these nodes from the loss back to the
+leaves in reverse topological order (found iteratively, so graphs of any depth work) and calls
+each function's backward rule with the gradient of its output, accumulating gradients where a
+tensor feeds several operations (the multivariate chain rule).
+
+This module knows no operation by name. Operations are subclasses of :class:`Function` that live
+in ``convgrad.functional``; that package also attaches the arithmetic and shape methods
+(``+``, ``@``, ``.sum()``, ``.reshape()`` ...) to :class:`Tensor`.
+"""
+import threading
+
+import numpy as np
+
+from . import backend
+
+# ----------------------------------------------------------------------------------------------
+# Gradient mode
+# ----------------------------------------------------------------------------------------------
+_state = threading.local()
+
+
+def is_grad_enabled():
+    """True unless inside :class:`no_grad` (or ``set_grad_enabled(False)``)."""
+    return getattr(_state, "grad_enabled", True)
+
+
+class set_grad_enabled:
+    """Context manager (and decorator) that turns graph recording on or off."""
+
+    def __init__(self, mode):
+        self.mode = bool(mode)
+        self.prev = is_grad_enabled()
+        _state.grad_enabled = self.mode
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        _state.grad_enabled = self.prev
+        return False
+
+    def __call__(self, fn):
+        mode = self.mode
+        _state.grad_enabled = self.prev  # decorating must not change the current mode
+
+        def wrapper(*args, **kwargs):
+            with set_grad_enabled(mode):
+                return fn(*args, **kwargs)
+
+        wrapper.__name__ = getattr(fn, "__name__", "wrapper")
+        wrapper.__doc__ = getattr(fn, "__doc__", None)
+        return wrapper
+
+
+class no_grad(set_grad_enabled):
+    """Run code without recording the graph: faster, and no memory kept for backward."""
+
+    def __init__(self):
+        super().__init__(False)
+
+
+class enable_grad(set_grad_enabled):
+    """Record the graph again inside a :class:`no_grad` block."""
+
+    def __init__(self):
+        super().__init__(True)
+
+
+# ----------------------------------------------------------------------------------------------
+# Anomaly detection: the first op that makes NaN or Inf raises, naming the op and the layer
+# ----------------------------------------------------------------------------------------------
+class AnomalyError(FloatingPointError):
+    """A forward or backward computation produced NaN or Inf under :class:`detect_anomaly`."""
+
+
+_anomaly = {"on": False}
+module_stack = []  # names of the nn layers being called, pushed by nn.Module when anomaly is on
+
+
+def is_anomaly_enabled():
+    return _anomaly["on"]
+
+
+class detect_anomaly:
+    """Context manager: raise :class:`AnomalyError` at the first op whose output is not finite."""
+
+    def __init__(self, mode=True):
+        self.mode = bool(mode)
+
+    def __enter__(self):
+        self.prev = _anomaly["on"]
+        _anomaly["on"] = self.mode
+        return self
+
+    def __exit__(self, *exc):
+        _anomaly["on"] = self.prev
+        return False
+
+
+def _check_finite(array, what, fn_name):
+    if array is None or not isinstance(array, np.ndarray) or array.dtype.kind not in "fc":
+        return
+    if not np.all(np.isfinite(array)):
+        where = f" in layer '{module_stack[-1]}'" if module_stack else ""
+        kind = "NaN" if np.isnan(array).any() else "Inf"
+        raise AnomalyError(f"{what} of {fn_name}{where} produced {kind}")
+
+
+# ----------------------------------------------------------------------------------------------
+# Functions and graph nodes
+# ----------------------------------------------------------------------------------------------
+class Context:
+    """Scratch space one application of a Function keeps for its backward rule."""
+
+    def save_for_backward(self, *arrays):
+        self.saved = arrays
+
+
+class Node:
+    """One recorded operation: the function, its saved context and its positional inputs."""
+
+    __slots__ = ("fn", "ctx", "inputs", "layer")
+
+    def __init__(self, fn, ctx, inputs):
+        self.fn = fn
+        self.ctx = ctx
+        self.inputs = inputs  # one entry per positional argument: a Tensor or None
+        self.layer = module_stack[-1] if module_stack else None
+
+
+class Function:
+    """A differentiable operation: ``forward`` and ``backward`` on NumPy arrays, side by side.
+
+    Subclasses implement::
+
+        @staticmethod
+        def forward(ctx, *args, **kwargs) -> np.ndarray        # Tensors arrive as arrays
+        @staticmethod
+        def backward(ctx, grad) -> gradient or tuple of them  # one per positional argument
+
+    and optionally ``output_shape(*shapes, **kwargs)``, the shape rule that lets
+    ``summary()`` and input validation work without data. ``backward`` returns ``None`` for
+    arguments that are not tensors or need no gradient (``ctx.needs_input_grad`` tells which),
+    and must not modify ``grad`` in place. ``forward`` may return a tuple: the first element is
+    the differentiable result, the others come back as tensors without gradients (indices).
+    """
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        grad_on = is_grad_enabled()
+        raw = []
+        needs = []
+        any_needs = False
+        for a in args:
+            if isinstance(a, Tensor):
+                raw.append(a.data)
+                need = grad_on and a.requires_grad
+                needs.append(need)
+                any_needs = any_needs or need
+            else:
+                raw.append(a)
+                needs.append(False)
+        ctx = Context()
+        ctx.needs_input_grad = tuple(needs)
+        out = cls.forward(ctx, *raw, **kwargs)
+        extra = ()
+        if isinstance(out, tuple):
+            out, extra = out[0], out[1:]
+        if _anomaly["on"]:
+            _check_finite(out, "forward", cls.__name__)
+        result = Tensor._wrap(out, any_needs)
+        if any_needs:
+            inputs = tuple(a if isinstance(a, Tensor) and need else None for a, need in zip(args, needs))
+            result._node = Node(cls, ctx, inputs)
+        if extra:
+            return (result,) + tuple(Tensor._wrap(e, False) for e in extra)
+        return result
+
+
+# ----------------------------------------------------------------------------------------------
+# Tensor
+# ----------------------------------------------------------------------------------------------
+class Tensor:
+    """An n-dimensional array that can record the operations applied to it.
+
+    Args:
+        data: anything ``np.asarray`` accepts. NumPy arrays keep their dtype; Python floats
+            become float32 (the default dtype), Python ints int64.
+        dtype: optional NumPy dtype (or name) to convert to.
+        requires_grad: record operations on this tensor so ``backward()`` fills ``.grad``.
+
+    ``.data`` is the underlying NumPy array (not a tensor, unlike PyTorch) and ``.grad`` a tensor
+    without gradient of the same shape, or ``None`` before the first backward pass.
+    """
+
+    __slots__ = ("data", "grad", "_requires_grad", "_node", "_retain", "_hooks", "__weakref__", "__dict__")
+    __array_priority__ = 1000  # np.ndarray (op) Tensor defers to Tensor's reflected operators
+
+    def __init__(self, data, dtype=None, requires_grad=False):
+        if isinstance(data, Tensor):
+            data = data.data
+        self.data = backend.to_array(data, dtype)
+        self.grad = None
+        self._node = None
+        self._retain = False
+        self._hooks = None
+        self._requires_grad = False
+        if requires_grad:
+            self.requires_grad = True
+
+    @classmethod
+    def _wrap(cls, array, requires_grad=False):
+        """Make a Tensor around an array without conversion (the fast path for op results)."""
+        t = Tensor.__new__(Tensor)
+        t.data = array if isinstance(array, np.ndarray) else np.asarray(array)
+        t.grad = None
+        t._node = None
+        t._retain = False
+        t._hooks = None
+        t._requires_grad = requires_grad
+        return t
+
+    # --- gradient bookkeeping ------------------------------------------------------------------
+    @property
+    def requires_grad(self):
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value):
+        value = bool(value)
+        if value and self.data.dtype.kind not in "fc":
+            raise TypeError(f"only floating point tensors can require gradients, got dtype {self.data.dtype}")
+        if not value and self._node is not None:
+            raise RuntimeError("requires_grad can only be turned off on leaf tensors; use detach()")
+        self._requires_grad = value
+
+    def requires_grad_(self, requires_grad=True):
+        self.requires_grad = requires_grad
+        return self
+
+    @property
+    def is_leaf(self):
+        return self._node is None
+
+    @property
+    def grad_fn(self):
+        """Name of the function that made this tensor, or None for a leaf."""
+        return None if self._node is None else self._node.fn.__name__
+
+    def retain_grad(self):
+        """Keep ``.grad`` on this non-leaf tensor after backward."""
+        self._retain = True
+        return self
+
+    def register_hook(self, hook):
+        """Call ``hook(grad_tensor)`` when this tensor's gradient is computed; a non-None return
+        value replaces the gradient."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that does not require grad")
+        if self._hooks is None:
+            self._hooks = []
+        self._hooks.append(hook)
+        return hook
+
+    def detach(self):
+        """A tensor sharing this one's data, cut from the graph."""
+        return Tensor._wrap(self.data, False)
+
+    def backward(self, gradient=None, retain_graph=False):
+        """Compute the gradient of this tensor with respect to every leaf that requires grad.
+
+        Args:
+            gradient: d(something)/d(self); may be omitted for a single-element tensor (then 1).
+            retain_graph: keep the saved state so backward can run through the graph again.
+        """
+        if not self.requires_grad:
+            raise RuntimeError("backward(): this tensor does not require grad and has no graph")
+        if gradient is None:
+            if self.data.size != 1:
+                raise RuntimeError(f"backward(): gradient can be implied only for a single-element "
+                                   f"tensor, this one has shape {tuple(self.shape)}")
+            gradient = np.ones_like(self.data)
+        else:
+            gradient = np.asarray(gradient.data if isinstance(gradient, Tensor) else gradient,
+                                  dtype=self.data.dtype)
+            if gradient.shape != self.data.shape:
+                raise RuntimeError(f"backward(): gradient has shape {gradient.shape}, tensor has {self.data.shape}")
+        run_backward(self, gradient, retain_graph)
+
+    # --- shape and conversion ------------------------------------------------------------------
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def ndim(self):
+        return self.data.ndim
+
+    def dim(self):
+        return self.data.ndim
+
+    def size(self, dim=None):
+        return self.data.shape if dim is None else self.data.shape[dim]
+
+    def numel(self):
+        return self.data.size
+
+    def __len__(self):
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def numpy(self):
+        """The underlying NumPy array (shared, not copied)."""
+        return self.data
+
+    def __array__(self, dtype=None, copy=None):
+        return self.data if dtype is None else self.data.astype(dtype, copy=False)
+
+    def item(self):
+        if self.data.size != 1:
+            raise ValueError(f"item(): only one-element tensors convert to Python scalars, got shape {self.shape}")
+        return self.data.reshape(()).item()
+
+    def tolist(self):
+        return self.data.tolist()
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __bool__(self):
+        return bool(self.item())
+
+    def __index__(self):
+        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+            raise TypeError("only integer tensors of a single element can be used as an index")
+        return int(self.item())
+
+    __hash__ = object.__hash__
+
+    def __repr__(self):
+        body = np.array2string(self.data, separator=", ", precision=4, threshold=200, prefix="tensor(")
+        extras = []
+        if self.data.dtype != backend.get_default_dtype() and self.data.dtype != np.int64:
+            extras.append(f"dtype={self.data.dtype}")
+        if self._node is not None:
+            extras.append(f"grad_fn={self._node.fn.__name__}")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+
+    # --- in-place updates of leaves (initialisation, optimizers, loading weights) ---------------
+    def _check_inplace(self, what):
+        if is_grad_enabled() and self.requires_grad and self._node is None:
+            raise RuntimeError(f"{what}: a leaf tensor that requires grad cannot be changed in place "
+                               f"while recording; wrap the update in convgrad.no_grad()")
+
+    def copy_(self, src):
+        self._check_inplace("copy_")
+        src = src.data if isinstance(src, Tensor) else np.asarray(src)
+        np.copyto(self.data, np.broadcast_to(src, self.data.shape), casting="unsafe")
+        return self
+
+    def fill_(self, value):
+        self._check_inplace("fill_")
+        self.data.fill(value)
+        return self
+
+    def zero_(self):
+        return self.fill_(0)
+
+    def __setitem__(self, index, value):
+        self._check_inplace("__setitem__")
+        index = index.data if isinstance(index, Tensor) else index
+        self.data[index] = value.data if isinstance(value, Tensor) else value
+
+    # --- dtype conversions (no gradient across integer casts) ------------------------------------
+    def to(self, dtype=None, *args, **kwargs):
+        """Convert to ``dtype`` (a NumPy dtype or name). Device arguments ('cpu') are accepted."""
+        if isinstance(dtype, str) and dtype == "cpu":
+            return self
+        if dtype is None:
+            return self
+        return self.type(dtype)
+
+    def cpu(self):
+        return self
+
+
+def _accumulate(grads, key, g):
+    prev = grads.get(key)
+    grads[key] = g if prev is None else prev + g
+
+
+def run_backward(root, gradient, retain_graph=False):
+    """Reverse-mode sweep from ``root`` with an iterative depth-first topological sort."""
+    order = []
+    visited = set()
+    stack = [(root, False)]
+    while stack:
+        t, done = stack.pop()
+        if done:
+            order.append(t)
+            continue
+        if id(t) in visited:
+            continue
+        visited.add(id(t))
+        stack.append((t, True))
+        node = t._node
+        if node is not None:
+            for p in node.inputs:
+                if p is not None and id(p) not in visited:
+                    stack.append((p, False))
+
+    grads = {id(root): gradient}
+    for t in reversed(order):
+        g = grads.pop(id(t), None)
+        if g is None:
+            continue
+        if t._hooks:
+            for hook in t._hooks:
+                out = hook(Tensor._wrap(g))
+                if out is not None:
+                    g = np.asarray(out.data if isinstance(out, Tensor) else out, dtype=t.data.dtype)
+        node = t._node
+        if node is None or t._retain:
+            if t.grad is None:
+                t.grad = Tensor._wrap(np.array(g, dtype=t.data.dtype, copy=True))
+            else:
+                t.grad = Tensor._wrap(t.grad.data + g)
+        if node is None:
+            continue
+        if node.ctx is None:
+            raise RuntimeError(f"backward through {node.fn.__name__} a second time: its saved state "
+                               f"was freed; call backward(retain_graph=True) the first time")
+        in_grads = node.fn.backward(node.ctx, g)
+        if not isinstance(in_grads, tuple):
+            in_grads = (in_grads,)
+        if _anomaly["on"]:
+            for gi in in_grads:
+                _check_finite(gi, "backward", node.fn.__name__ + (f" in layer '{node.layer}'" if node.layer else ""))
+        for inp, gi in zip(node.inputs, in_grads):
+            if inp is None or gi is None:
+                continue
+            if gi.shape != inp.data.shape:
+                raise RuntimeError(f"{node.fn.__name__}.backward returned a gradient of shape {gi.shape} "
+                                   f"for an input of shape {inp.data.shape}")
+            if gi.dtype != inp.data.dtype:
+                gi = gi.astype(inp.data.dtype)
+            _accumulate(grads, id(inp), gi)
+        if not retain_graph:
+            node.ctx = None
