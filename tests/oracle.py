@@ -10,6 +10,9 @@ import torch
 import convgrad as cg
 from convgrad.inspect import gradcheck
 
+# op name -> [configurations checked, worst relative error]; written out by conftest for PARITY.md
+PARITY = {}
+
 RTOL = {np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-10}
 TORCH_DTYPE = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
 
@@ -29,11 +32,12 @@ def random_inputs(shapes, dtype=np.float32, seed=0):
     return [rng.standard_normal(s).astype(dtype) if isinstance(s, tuple) else np.asarray(s) for s in shapes]
 
 
-def check_against_torch(cg_fn, torch_fn, inputs, dtype=np.float32, grad=True, seed=0, rtol=None):
+def check_against_torch(cg_fn, torch_fn, inputs, dtype=np.float32, grad=True, seed=0, rtol=None, name=None):
     """Run ``cg_fn`` and ``torch_fn`` on the same arrays; assert equal outputs and input gradients.
 
     ``inputs``: shapes (random normal arrays are made) or arrays (used as given; integer arrays
-    never require grad). Returns the worst relative error seen (for the parity table).
+    never require grad). Returns the worst relative error seen; with ``name`` it is also
+    recorded for the generated parity table (docs/PARITY.md).
     """
     dtype = np.dtype(dtype)
     rtol = RTOL[dtype] if rtol is None else rtol
@@ -54,6 +58,10 @@ def check_against_torch(cg_fn, torch_fn, inputs, dtype=np.float32, grad=True, se
             expected = np.zeros(t.shape) if t.grad is None else t.grad.numpy()
             actual = np.zeros(c.shape) if c.grad is None else c.grad.numpy()
             worst = max(worst, assert_close(actual, expected, rtol, f"gradient of input {i}"))
+    if name is not None:
+        record = PARITY.setdefault(name, {"configs": 0, "float32": 0.0, "float64": 0.0})
+        record["configs"] += 1
+        record[dtype.name] = max(record[dtype.name], worst)
     return worst
 
 
