@@ -10,8 +10,10 @@ import torch
 import convgrad as cg
 from convgrad.inspect import gradcheck
 
-# op name -> [configurations checked, worst relative error]; written out by conftest for PARITY.md
+# op name -> configurations checked, worst relative error per dtype, options seen; written out by
+# conftest (CONVGRAD_PARITY_OUT) for scripts/parity_table.py, which makes docs/PARITY.md
 PARITY = {}
+CURRENT_PARAMS = {}  # the running test's pytest parameters, set by an autouse fixture in conftest
 
 RTOL = {np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-10}
 TORCH_DTYPE = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
@@ -59,9 +61,14 @@ def check_against_torch(cg_fn, torch_fn, inputs, dtype=np.float32, grad=True, se
             actual = np.zeros(c.shape) if c.grad is None else c.grad.numpy()
             worst = max(worst, assert_close(actual, expected, rtol, f"gradient of input {i}"))
     if name is not None:
-        record = PARITY.setdefault(name, {"configs": 0, "float32": 0.0, "float64": 0.0})
+        record = PARITY.setdefault(name, {"configs": 0, "options": {}})
         record["configs"] += 1
-        record[dtype.name] = max(record[dtype.name], worst)
+        record[dtype.name] = max(record.get(dtype.name, 0.0), worst)
+        for key, value in CURRENT_PARAMS.items():
+            if key not in ("dtype", "name") and not callable(value):
+                values = record["options"].setdefault(key, [])
+                if repr(value) not in values:
+                    values.append(repr(value))
     return worst
 
 

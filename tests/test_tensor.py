@@ -22,7 +22,7 @@ SHAPE_PAIRS = [((3, 4), (3, 4)), ((2, 3, 4), (3, 4)), ((2, 1, 4), (1, 3, 4)), ((
 def test_binary_ops_match_torch(name, fn, shapes, dtype):
     if name == "matmul" and shapes[0] == (4,):
         shapes = ((3, 4), (2, 4))
-    check_against_torch(fn, fn, list(shapes), dtype=dtype)
+    check_against_torch(fn, fn, list(shapes), dtype=dtype, name=name)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
