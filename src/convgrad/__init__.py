@@ -7,6 +7,8 @@
     loss.backward()
 """
 from . import backend
+from .errors import (ArgumentError, ConvgradError, DTypeError, FileFormatError, ResourceLimitError,
+                     ShapeError)
 from .backend import get_default_dtype, get_rng_state, manual_seed, set_default_dtype, set_rng_state
 from .tensor import (AnomalyError, Function, Tensor, detect_anomaly, enable_grad, is_grad_enabled,
                      no_grad, set_grad_enabled)

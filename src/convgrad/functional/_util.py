@@ -3,15 +3,8 @@ import numbers
 
 import numpy as np
 
+from ..errors import ArgumentError, DTypeError, ShapeError  # noqa: F401  (re-exported for the ops)
 from ..tensor import Tensor
-
-
-class ShapeError(ValueError):
-    """An operation or layer got an input whose shape, rank or size it cannot work with."""
-
-
-class ArgumentError(ValueError):
-    """An operation or layer got a hyper-parameter outside its allowed range."""
 
 
 def scalar_or_tensor(x):
