@@ -8,6 +8,7 @@ from . import tensor_methods  # noqa: F401  (binds +, @, .sum() ... to Tensor)
 from ._util import ArgumentError, ShapeError
 from .activations import log_softmax, relu, sigmoid, softmax, tanh
 from .arithmetic import add, div, matmul, mul, neg, pow, sub
+from .deform_conv import deform_conv2d
 from .elementwise import abs, cast, clamp, clip, cos, exp, log, maximum, minimum, sign, sin, sqrt, where
 from .reductions import amax, amin, argmax, argmin, logsumexp, max, mean, min, std, sum, var
 from .shape import (broadcast_to, cat, chunk, clone, concatenate, contiguous, expand, flatten, flip,
