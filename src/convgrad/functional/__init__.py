@@ -8,7 +8,9 @@ from . import tensor_methods  # noqa: F401  (binds +, @, .sum() ... to Tensor)
 from ._util import ArgumentError, ShapeError
 from .activations import log_softmax, relu, sigmoid, softmax, tanh
 from .arithmetic import add, div, matmul, mul, neg, pow, sub
+from .conv import conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d
 from .deform_conv import deform_conv2d
+from .padding import pad
 from .elementwise import abs, cast, clamp, clip, cos, exp, log, maximum, minimum, sign, sin, sqrt, where
 from .reductions import amax, amin, argmax, argmin, logsumexp, max, mean, min, std, sum, var
 from .shape import (broadcast_to, cat, chunk, clone, concatenate, contiguous, expand, flatten, flip,

@@ -4,6 +4,7 @@ import sys
 from .. import functional
 from . import init
 from .containers import ModuleDict, ModuleList, Sequential
+from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from .module import Module, StateDictError
 from .parameter import Buffer, Parameter
 

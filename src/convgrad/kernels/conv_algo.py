@@ -1,0 +1,166 @@
+"""Convolution drivers on channels-last arrays: forward, input gradient, weight gradient.
+
+Three primitives cover every convolution and transposed convolution:
+
+* :func:`conv_forward`  ``y = x (*) w``                 (im2col + one GEMM per group)
+* :func:`conv_input_grad`  ``dx = dy (*)^T w``         (GEMM + col2im; also the forward of
+  a transposed convolution)
+* :func:`conv_weight_grad` ``dw = cols(x)^T dy``         (reuses the forward's column buffer)
+
+The column buffer is the big allocation: ``N * prod(out) * prod(kernel) * C`` elements. Before
+allocating it the drivers estimate its size and, when it would exceed the workspace limit
+(:func:`set_workspace_limit`, 1 GiB by default), process the batch in chunks instead of failing.
+
+Algorithm choice: ``set_conv_algorithm('auto' | 'im2col' | 'winograd')``. ``auto`` uses
+Winograd F(2x2, 3x3) for 3x3 stride-1 undilated ungrouped 2-D convolutions when a one-off
+timing of that layer shape says it is faster, and im2col otherwise; the choice is cached per
+shape (like cuDNN's benchmark mode).
+"""
+import numpy as np
+
+from .im2col import col2im, group_gemm, im2col, pad_channels_last, weight_from_matrix, weight_matrix
+
+_config = {"workspace_limit": 1 << 30, "algorithm": "auto"}
+ALGORITHMS = ("auto", "im2col")
+
+
+def set_workspace_limit(nbytes):
+    """Largest column buffer (bytes) a convolution may allocate at once; larger batches are split."""
+    nbytes = int(nbytes)
+    if nbytes <= 0:
+        raise ValueError(f"set_workspace_limit: expected a positive number of bytes, got {nbytes}")
+    previous = _config["workspace_limit"]
+    _config["workspace_limit"] = nbytes
+    return previous
+
+
+def get_workspace_limit():
+    return _config["workspace_limit"]
+
+
+def set_conv_algorithm(name):
+    """Force a convolution algorithm ('im2col', 'winograd') or let convgrad pick ('auto')."""
+    if name not in ALGORITHMS:
+        raise ValueError(f"set_conv_algorithm: expected one of {ALGORITHMS}, got {name!r}")
+    previous = _config["algorithm"]
+    _config["algorithm"] = name
+    return previous
+
+
+def get_conv_algorithm():
+    return _config["algorithm"]
+
+
+def conv_out_size(size, k, stride, pad_total, dilation):
+    # H_out = floor((H + 2p - d(k-1) - 1) / s) + 1
+    return (size + pad_total - dilation * (k - 1) - 1) // stride + 1
+
+
+def column_bytes(n, out_spatial, kernel, channels, itemsize):
+    """Size of the column buffer of ``n`` samples."""
+    return n * int(np.prod(out_spatial)) * int(np.prod(kernel)) * channels * itemsize
+
+
+def batch_chunk(n, out_spatial, kernel, channels, itemsize):
+    """How many samples fit in the workspace limit (at least one)."""
+    per_sample = max(1, column_bytes(1, out_spatial, kernel, channels, itemsize))
+    return max(1, min(n, _config["workspace_limit"] // per_sample))
+
+
+def _gemm_into(out_l, cols, wmat, groups):
+    """out_l (n, *O, OC) <- cols (G, M, K*Cg) @ wmat (G, K*Cg, OCg)."""
+    m = cols.shape[1]
+    oc = out_l.shape[-1]
+    if groups == 1:
+        np.matmul(cols[0], wmat[0], out=out_l.reshape(m, oc))
+    else:
+        res = np.matmul(cols, wmat)  # (G, M, OCg)
+        out_l.reshape(m, groups, oc // groups)[...] = res.transpose(1, 0, 2)
+
+
+def _grad_matrix(gl, groups):
+    """dy (n, *O, OC) as the GEMM operand (G, M, OCg)."""
+    oc = gl.shape[-1]
+    m = gl.size // oc
+    if groups == 1:
+        return gl.reshape(1, m, oc)
+    return gl.reshape(m, groups, oc // groups).transpose(1, 0, 2)
+
+
+def conv_forward(xl, weight, stride, pad_lo, pad_hi, dilation, groups, keep_cols=False, bias=None):
+    """Convolution of a channels-last input ``(N, *S, C)``; returns ``(out_l, saved)``.
+
+    ``out_l`` is ``(N, *O, OC)`` contiguous. ``saved`` is what :func:`conv_weight_grad` needs:
+    the column buffer when it was built in one piece, otherwise the padded input.
+    """
+    kernel = weight.shape[2:]
+    oc = weight.shape[0]
+    xpad = pad_channels_last(xl, pad_lo, pad_hi)
+    out_spatial = tuple(conv_out_size(s, k, st, 0, d)
+                        for s, k, st, d in zip(xpad.shape[1:-1], kernel, stride, dilation))
+    n, c = xpad.shape[0], xpad.shape[-1]
+    if _use_winograd(xpad, weight, stride, dilation, groups):
+        from .winograd import winograd_conv3x3
+        out_l = winograd_conv3x3(xpad, weight)
+        saved = ("xpad", xpad)
+    else:
+        out_l = np.empty((n,) + out_spatial + (oc,), dtype=xpad.dtype)
+        wmat = weight_matrix(weight, groups)
+        chunk = batch_chunk(n, out_spatial, kernel, c, xpad.itemsize)
+        saved = ("xpad", xpad)
+        for start in range(0, n, chunk):
+            cols = im2col(xpad[start:start + chunk], out_spatial, kernel, stride, dilation, groups)
+            _gemm_into(out_l[start:start + chunk], cols, wmat, groups)
+            if keep_cols and chunk >= n:
+                saved = ("cols", cols)
+    if bias is not None:
+        out_l += bias
+    return out_l, saved
+
+
+def conv_weight_grad(saved, gl, weight_shape, stride, dilation, groups):
+    """``dw[oc, c, k] = sum over (n, o) of cols[(n, o), (k, c)] * dy[(n, o), oc]``."""
+    kind, array = saved
+    kernel = tuple(weight_shape[2:])
+    out_spatial = gl.shape[1:-1]
+    if kind == "cols":
+        gw = group_gemm(array, _grad_matrix(gl, groups), transpose_a=True)
+        return weight_from_matrix(gw, weight_shape, groups)
+    xpad = array
+    n, c = xpad.shape[0], xpad.shape[-1]
+    chunk = batch_chunk(n, out_spatial, kernel, c, xpad.itemsize)
+    gw = None
+    for start in range(0, n, chunk):
+        cols = im2col(xpad[start:start + chunk], out_spatial, kernel, stride, dilation, groups)
+        part = group_gemm(cols, _grad_matrix(gl[start:start + chunk], groups), transpose_a=True)
+        gw = part if gw is None else gw + part
+    return weight_from_matrix(gw, weight_shape, groups)
+
+
+def conv_input_grad(gl, weight, padded_shape, stride, dilation, groups):
+    """Gradient w.r.t. the padded channels-last input ``padded_shape`` (N, *Sp, C).
+
+    ``dcols = dy @ W^T`` then col2im. This is also the forward pass of a transposed convolution.
+    """
+    kernel = weight.shape[2:]
+    out_spatial = gl.shape[1:-1]
+    n, c = padded_shape[0], padded_shape[-1]
+    wmat = weight_matrix(weight, groups)
+    chunk = batch_chunk(n, out_spatial, kernel, c, gl.itemsize)
+    if chunk >= n:
+        dcols = group_gemm(_grad_matrix(gl, groups), wmat, transpose_b=True)
+        return col2im(dcols, padded_shape, out_spatial, kernel, stride, dilation, groups)
+    gx = np.empty(padded_shape, dtype=gl.dtype)
+    for start in range(0, n, chunk):
+        part = gl[start:start + chunk]
+        dcols = group_gemm(_grad_matrix(part, groups), wmat, transpose_b=True)
+        gx[start:start + chunk] = col2im(dcols, (part.shape[0],) + tuple(padded_shape[1:]), out_spatial,
+                                         kernel, stride, dilation, groups)
+    return gx
+
+
+# ----------------------------------------------------------------------------------------------
+# Per-shape algorithm choice
+# ----------------------------------------------------------------------------------------------
+def _use_winograd(xpad, weight, stride, dilation, groups):
+    return False

@@ -1,0 +1,121 @@
+"""im2col / col2im on channels-last memory, for 1-, 2- and 3-D convolution.
+
+Every array here is channels-last: an input is ``(N, *spatial, C)``. In that layout the
+``C`` values of one pixel are adjacent, so the column matrix of a convolution is a plain copy of
+a strided window view and one GEMM does the whole convolution::
+
+    cols[n, o..., k..., c] = xpad[n, o*s + k*d ..., c]          (one copy, no transpose)
+    out[(n, o...), oc]     = cols[(n, o...), (k..., c)] @ Wmat[(k..., c), oc]
+
+With groups, the channels split as ``C = G * Cg`` and the column matrix is stored per group,
+``(G, M, K*Cg)``, so the GEMM is one batched ``matmul``. ``col2im`` is the adjoint of
+``im2col``: it adds each kernel offset's slice of the columns back into the padded input, one
+slice add per offset (never ``np.add.at``).
+"""
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+
+def window_view(xpad, out_spatial, kernel, stride, dilation):
+    """Read-only view ``(N, *out_spatial, *kernel, C)`` of the sliding windows of ``xpad``."""
+    d = len(kernel)
+    s = xpad.strides
+    shape = (xpad.shape[0], *out_spatial, *kernel, xpad.shape[-1])
+    strides = (s[0], *(s[1 + i] * stride[i] for i in range(d)),
+               *(s[1 + i] * dilation[i] for i in range(d)), s[-1])
+    return as_strided(xpad, shape, strides, writeable=False)
+
+
+def im2col(xpad, out_spatial, kernel, stride, dilation, groups=1):
+    """Column matrix ``(G, M, K*Cg)`` of a padded channels-last input ``(N, *Sp, C)``.
+
+    ``M = N * prod(out_spatial)`` rows (one per output position), ``K = prod(kernel)``; within
+    a row the order is (kernel offsets..., channel of the group).
+    """
+    n, c = xpad.shape[0], xpad.shape[-1]
+    m = n * int(np.prod(out_spatial))
+    k = int(np.prod(kernel))
+    if k == 1 and groups == 1 and all(st == 1 for st in stride) and xpad.flags.c_contiguous \
+            and tuple(xpad.shape[1:-1]) == tuple(out_spatial):
+        return xpad.reshape(1, m, c)  # 1x1, stride 1, no padding: the input already is the matrix
+    win = window_view(xpad, out_spatial, kernel, stride, dilation)
+    if groups == 1:
+        cols = np.empty(win.shape, dtype=xpad.dtype)
+        np.copyto(cols, win)
+        return cols.reshape(1, m, k * c)
+    win = win.reshape(win.shape[:-1] + (groups, c // groups))
+    win = np.moveaxis(win, -2, 0)  # (G, N, *O, *K, Cg)
+    cols = np.empty(win.shape, dtype=xpad.dtype)
+    np.copyto(cols, win)
+    return cols.reshape(groups, m, k * (c // groups))
+
+
+def col2im(dcols, padded_shape, out_spatial, kernel, stride, dilation, groups=1):
+    """Adjoint of :func:`im2col`: sum the columns ``(G, M, K*Cg)`` back into ``padded_shape``."""
+    n, c = padded_shape[0], padded_shape[-1]
+    d = len(kernel)
+    cg = c // groups
+    gx = np.zeros(padded_shape, dtype=dcols.dtype)
+    cols = dcols.reshape((groups, n, *out_spatial, *kernel, cg))
+    cols = np.moveaxis(cols, 0, -2)  # (N, *O, *K, G, Cg), a view
+    lead = (slice(None),) * (1 + d)
+    for offset in np.ndindex(*kernel):
+        window = tuple(slice(o * dil, o * dil + (size - 1) * st + 1, st)
+                       for o, dil, size, st in zip(offset, dilation, out_spatial, stride))
+        target = gx[(slice(None),) + window]
+        target = target.reshape(target.shape[:-1] + (groups, cg))  # a view: splits the last axis
+        np.add(target, cols[lead + offset], out=target)
+    return gx
+
+
+def weight_matrix(weight, groups):
+    """Conv weight ``(OC, Cg, *K)`` as the GEMM operand ``(G, K*Cg, OCg)``, rows ordered (k..., c)."""
+    oc, cg = weight.shape[:2]
+    kernel = weight.shape[2:]
+    d = len(kernel)
+    w = weight.reshape((groups, oc // groups, cg) + kernel)
+    w = w.transpose((0,) + tuple(range(3, 3 + d)) + (2, 1))  # (G, *K, Cg, OCg)
+    return np.ascontiguousarray(w).reshape(groups, int(np.prod(kernel)) * cg, oc // groups)
+
+
+def weight_from_matrix(wmat, weight_shape, groups):
+    """Inverse of :func:`weight_matrix`: ``(G, K*Cg, OCg)`` back to ``(OC, Cg, *K)``."""
+    oc, cg = weight_shape[:2]
+    kernel = tuple(weight_shape[2:])
+    d = len(kernel)
+    w = wmat.reshape((groups,) + kernel + (cg, oc // groups))
+    w = w.transpose((0, d + 2, d + 1) + tuple(range(1, 1 + d)))  # (G, OCg, Cg, *K)
+    return np.ascontiguousarray(w).reshape(weight_shape)
+
+
+def group_gemm(a, b, transpose_a=False, transpose_b=False):
+    """Per-group matrix product ``a[g] @ b[g]`` (optionally transposed), one BLAS call per group."""
+    if transpose_a:
+        a = a.transpose(0, 2, 1)
+    if transpose_b:
+        b = b.transpose(0, 2, 1)
+    if a.shape[0] == 1:
+        return (a[0] @ b[0])[None]
+    return np.matmul(a, b)
+
+
+def to_channels_last(x):
+    """``(N, C, *S)`` -> ``(N, *S, C)``; free when ``x`` already has channels-last strides."""
+    return np.moveaxis(x, 1, -1)
+
+
+def to_channels_first(x):
+    """``(N, *S, C)`` -> an ``(N, C, *S)`` view of the same memory."""
+    return np.moveaxis(x, -1, 1)
+
+
+def pad_channels_last(xl, pad_lo, pad_hi):
+    """Zero-pad the spatial axes of a channels-last array into a new contiguous buffer."""
+    if not any(pad_lo) and not any(pad_hi):
+        return np.ascontiguousarray(xl)
+    shape = (xl.shape[0],) + tuple(s + lo + hi for s, lo, hi in zip(xl.shape[1:-1], pad_lo, pad_hi)) \
+        + (xl.shape[-1],)
+    xpad = np.zeros(shape, dtype=xl.dtype)
+    inner = tuple(slice(lo, lo + s) for lo, s in zip(pad_lo, xl.shape[1:-1]))
+    xpad[(slice(None),) + inner] = xl
+    return xpad
