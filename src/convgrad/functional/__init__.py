@@ -9,8 +9,10 @@ from ._util import ArgumentError, ShapeError
 from .activations import log_softmax, relu, sigmoid, softmax, tanh
 from .arithmetic import add, div, matmul, mul, neg, pow, sub
 from .conv import conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d
+from .convolve import convolve1d, convolve2d, convolve3d, fft_conv1d, fft_conv2d, fft_conv3d
 from .deform_conv import deform_conv2d
 from .padding import pad
+from .normalization import batch_norm, group_norm, instance_norm, layer_norm, local_response_norm
 from .elementwise import abs, cast, clamp, clip, cos, exp, log, maximum, minimum, sign, sin, sqrt, where
 from .reductions import amax, amin, argmax, argmin, logsumexp, max, mean, min, std, sum, var
 from .shape import (broadcast_to, cat, chunk, clone, concatenate, contiguous, expand, flatten, flip,
