@@ -21,11 +21,6 @@ from ._util import ArgumentError, ShapeError, ntuple, shape_str
 _SPATIAL = {1: "L", 2: "H, W", 3: "D, H, W"}
 
 
-def _crop(gxpad, pad_lo, pad_hi):
-    window = tuple(slice(lo, size - hi) for lo, hi, size in zip(pad_lo, pad_hi, gxpad.shape[1:-1]))
-    return gxpad[(slice(None),) + window]
-
-
 class ConvNd(Function):
     """N-d convolution (cross-correlation, as in every deep learning framework)."""
 
@@ -36,9 +31,8 @@ class ConvNd(Function):
         out_l, saved = conv_forward(xl, weight, stride, pad_lo, pad_hi, dilation, groups,
                                     keep_cols=need_w, bias=bias)
         ctx.weight = weight if need_x else None
-        ctx.saved_x = saved if need_w else None
-        ctx.padded_shape = (xl.shape[0],) + tuple(s + lo + hi for s, lo, hi in zip(xl.shape[1:-1], pad_lo, pad_hi)) \
-            + (xl.shape[-1],)
+        ctx.saved_x = saved
+        ctx.in_shape = xl.shape
         ctx.options = (stride, pad_lo, pad_hi, dilation, groups)
         ctx.weight_shape = weight.shape
         return to_channels_first(out_l)
@@ -50,10 +44,11 @@ class ConvNd(Function):
         gl = np.ascontiguousarray(to_channels_last(grad))
         gx = gw = gb = None
         if need_x:
-            gxpad = conv_input_grad(gl, ctx.weight, ctx.padded_shape, stride, dilation, groups)
-            gx = to_channels_first(_crop(gxpad, pad_lo, pad_hi))
+            gxl = conv_input_grad(gl, ctx.weight, ctx.in_shape, stride, pad_lo, pad_hi, dilation, groups)
+            gx = to_channels_first(gxl)
         if need_w:
             gw = conv_weight_grad(ctx.saved_x, gl, ctx.weight_shape, stride, dilation, groups)
+            ctx.saved_x = None
         if need_b:
             gb = gl.reshape(-1, gl.shape[-1]).sum(axis=0)
         return gx, gw, gb
@@ -74,9 +69,8 @@ class ConvTransposeNd(Function):
         xl = np.ascontiguousarray(to_channels_last(x))
         out_shape = ConvTransposeNd.output_shape(x.shape, weight.shape, stride, padding, output_padding,
                                                  dilation, groups)
-        # the uncropped result: the padded input of the convolution this op is the transpose of
-        full = (x.shape[0],) + tuple(o + 2 * p for o, p in zip(out_shape[2:], padding)) + (out_shape[1],)
-        out_l = _crop(conv_input_grad(xl, weight, full, stride, dilation, groups), padding, padding)
+        out_l = conv_input_grad(xl, weight, (x.shape[0],) + out_shape[2:] + (out_shape[1],), stride, padding,
+                                padding, dilation, groups)
         if bias is not None:
             out_l = out_l + bias
         ctx.save_for_backward(xl, weight)
@@ -101,7 +95,7 @@ class ConvTransposeNd(Function):
             gx = to_channels_first(gxl)
         if need_w:
             # dW[ci, co, k] = sum over (n, i) of x[(n, i), ci] * cols(dy)[(n, i), (k, co)]
-            saved = ("xpad", gpad)
+            saved = ("xpad", gpad, None)
             gw = conv_weight_grad(saved, xl, weight.shape, stride, dilation, groups)
         if need_b:
             gb = np.ascontiguousarray(gl).reshape(-1, gl.shape[-1]).sum(axis=0)

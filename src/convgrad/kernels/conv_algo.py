@@ -18,7 +18,8 @@ shape (like cuDNN's benchmark mode).
 """
 import numpy as np
 
-from .im2col import col2im, group_gemm, im2col, pad_channels_last, weight_from_matrix, weight_matrix
+from .im2col import (Workspace, col2im, group_gemm, im2col, pad_channels_last, weight_from_matrix,
+                     weight_matrix)
 
 _config = {"workspace_limit": 1 << 30, "algorithm": "auto"}
 ALGORITHMS = ("auto", "im2col")
@@ -31,11 +32,16 @@ def set_workspace_limit(nbytes):
         raise ValueError(f"set_workspace_limit: expected a positive number of bytes, got {nbytes}")
     previous = _config["workspace_limit"]
     _config["workspace_limit"] = nbytes
+    WORKSPACE.clear()
     return previous
 
 
 def get_workspace_limit():
     return _config["workspace_limit"]
+
+
+# column buffers are reused across calls (the pool holds at most the workspace limit)
+WORKSPACE = Workspace(get_workspace_limit)
 
 
 def set_conv_algorithm(name):
@@ -90,8 +96,8 @@ def _grad_matrix(gl, groups):
 def conv_forward(xl, weight, stride, pad_lo, pad_hi, dilation, groups, keep_cols=False, bias=None):
     """Convolution of a channels-last input ``(N, *S, C)``; returns ``(out_l, saved)``.
 
-    ``out_l`` is ``(N, *O, OC)`` contiguous. ``saved`` is what :func:`conv_weight_grad` needs:
-    the column buffer when it was built in one piece, otherwise the padded input.
+    ``out_l`` is ``(N, *O, OC)`` contiguous. ``saved`` is what :func:`conv_weight_grad` needs
+    (when ``keep_cols``): the column buffer if it was built in one piece, else the padded input.
     """
     kernel = weight.shape[2:]
     oc = weight.shape[0]
@@ -99,68 +105,85 @@ def conv_forward(xl, weight, stride, pad_lo, pad_hi, dilation, groups, keep_cols
     out_spatial = tuple(conv_out_size(s, k, st, 0, d)
                         for s, k, st, d in zip(xpad.shape[1:-1], kernel, stride, dilation))
     n, c = xpad.shape[0], xpad.shape[-1]
-    if _use_winograd(xpad, weight, stride, dilation, groups):
-        from .winograd import winograd_conv3x3
-        out_l = winograd_conv3x3(xpad, weight)
-        saved = ("xpad", xpad)
-    else:
-        out_l = np.empty((n,) + out_spatial + (oc,), dtype=xpad.dtype)
-        wmat = weight_matrix(weight, groups)
-        chunk = batch_chunk(n, out_spatial, kernel, c, xpad.itemsize)
-        saved = ("xpad", xpad)
-        for start in range(0, n, chunk):
-            cols = im2col(xpad[start:start + chunk], out_spatial, kernel, stride, dilation, groups)
-            _gemm_into(out_l[start:start + chunk], cols, wmat, groups)
-            if keep_cols and chunk >= n:
-                saved = ("cols", cols)
+    out_l = np.empty((n,) + out_spatial + (oc,), dtype=xpad.dtype)
+    wmat = weight_matrix(weight, groups)
+    chunk = batch_chunk(n, out_spatial, kernel, c, xpad.itemsize)
+    saved = ("xpad", xpad, None) if keep_cols else None
+    for start in range(0, n, chunk):
+        cols, buf = im2col(xpad[start:start + chunk], out_spatial, kernel, stride, dilation, groups, WORKSPACE)
+        _gemm_into(out_l[start:start + chunk], cols, wmat, groups)
+        if keep_cols and chunk >= n:
+            saved = ("cols", cols, buf)
+        else:
+            WORKSPACE.give(buf)
     if bias is not None:
         out_l += bias
     return out_l, saved
 
 
 def conv_weight_grad(saved, gl, weight_shape, stride, dilation, groups):
-    """``dw[oc, c, k] = sum over (n, o) of cols[(n, o), (k, c)] * dy[(n, o), oc]``."""
-    kind, array = saved
+    """``dw[oc, c, k] = sum over (n, o) of cols[(n, o), (k, c)] * dy[(n, o), oc]``.
+
+    Uses (and then releases) the forward's column buffer when it was kept.
+    """
+    kind, array, buf = saved
     kernel = tuple(weight_shape[2:])
     out_spatial = gl.shape[1:-1]
     if kind == "cols":
         gw = group_gemm(array, _grad_matrix(gl, groups), transpose_a=True)
+        WORKSPACE.give(buf)
         return weight_from_matrix(gw, weight_shape, groups)
     xpad = array
     n, c = xpad.shape[0], xpad.shape[-1]
     chunk = batch_chunk(n, out_spatial, kernel, c, xpad.itemsize)
     gw = None
     for start in range(0, n, chunk):
-        cols = im2col(xpad[start:start + chunk], out_spatial, kernel, stride, dilation, groups)
+        cols, buf = im2col(xpad[start:start + chunk], out_spatial, kernel, stride, dilation, groups, WORKSPACE)
         part = group_gemm(cols, _grad_matrix(gl[start:start + chunk], groups), transpose_a=True)
+        WORKSPACE.give(buf)
         gw = part if gw is None else gw + part
     return weight_from_matrix(gw, weight_shape, groups)
 
 
-def conv_input_grad(gl, weight, padded_shape, stride, dilation, groups):
-    """Gradient w.r.t. the padded channels-last input ``padded_shape`` (N, *Sp, C).
+def flipped_transposed_weight(weight, groups):
+    """``w'[c, oc, k] = w[oc, c, K-1-k]`` per group: the weight of the convolution that maps
+    ``dy`` to ``dx`` for a stride-1 convolution."""
+    oc, cg = weight.shape[:2]
+    kernel = weight.shape[2:]
+    w = weight.reshape((groups, oc // groups, cg) + kernel).swapaxes(1, 2)
+    w = w[(Ellipsis,) + (slice(None, None, -1),) * len(kernel)]
+    return w.reshape((groups * cg, oc // groups) + kernel)
 
-    ``dcols = dy @ W^T`` then col2im. This is also the forward pass of a transposed convolution.
+
+def conv_input_grad(gl, weight, in_shape, stride, pad_lo, pad_hi, dilation, groups):
+    """Gradient w.r.t. the channels-last input of shape ``in_shape`` (N, *S, C), unpadded.
+
+    Stride 1: a full correlation of ``dy`` with the flipped, transposed kernel (im2col + GEMM,
+    ``dx[j] = sum_k dy[j + p - d k] w[k]``). Otherwise ``dcols = dy @ W^T`` and col2im.
+    This is also the forward pass of a transposed convolution.
     """
     kernel = weight.shape[2:]
     out_spatial = gl.shape[1:-1]
+    spatial = tuple(in_shape[1:-1])
+    reach = [d * (k - 1) for k, d in zip(kernel, dilation)]
+    low = tuple(r - p for r, p in zip(reach, pad_lo))
+    high = tuple(s + r - o - lo for s, r, o, lo in zip(spatial, reach, out_spatial, low))
+    if all(st == 1 for st in stride) and min(low + high) >= 0:
+        gx, _ = conv_forward(gl, flipped_transposed_weight(weight, groups), stride, low, high, dilation, groups)
+        return gx
+    padded_shape = (in_shape[0],) + tuple(s + lo + hi for s, lo, hi in zip(spatial, pad_lo, pad_hi)) \
+        + (in_shape[-1],)
     n, c = padded_shape[0], padded_shape[-1]
     wmat = weight_matrix(weight, groups)
     chunk = batch_chunk(n, out_spatial, kernel, c, gl.itemsize)
-    if chunk >= n:
-        dcols = group_gemm(_grad_matrix(gl, groups), wmat, transpose_b=True)
-        return col2im(dcols, padded_shape, out_spatial, kernel, stride, dilation, groups)
-    gx = np.empty(padded_shape, dtype=gl.dtype)
+    gx = np.empty(padded_shape, dtype=gl.dtype) if chunk < n else None
     for start in range(0, n, chunk):
         part = gl[start:start + chunk]
         dcols = group_gemm(_grad_matrix(part, groups), wmat, transpose_b=True)
-        gx[start:start + chunk] = col2im(dcols, (part.shape[0],) + tuple(padded_shape[1:]), out_spatial,
-                                         kernel, stride, dilation, groups)
-    return gx
-
-
-# ----------------------------------------------------------------------------------------------
-# Per-shape algorithm choice
-# ----------------------------------------------------------------------------------------------
-def _use_winograd(xpad, weight, stride, dilation, groups):
-    return False
+        piece = col2im(dcols, (part.shape[0],) + padded_shape[1:], out_spatial, kernel, stride, dilation, groups)
+        if gx is None:
+            gx = piece
+        else:
+            gx[start:start + chunk] = piece
+    window = tuple(slice(lo, lo + s) for lo, s in zip(pad_lo, spatial))
+    return gx[(slice(None),) + window]

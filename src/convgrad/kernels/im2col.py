@@ -26,28 +26,61 @@ def window_view(xpad, out_spatial, kernel, stride, dilation):
     return as_strided(xpad, shape, strides, writeable=False)
 
 
-def im2col(xpad, out_spatial, kernel, stride, dilation, groups=1):
+class Workspace:
+    """A pool of column buffers reused across calls, so that the large ``im2col`` buffers are
+    not freshly allocated (and page-faulted in) for every convolution.
+
+    Only buffers that :func:`im2col` allocated come back here (``give``), after their last use;
+    the pool holds at most ``limit()`` bytes.
+    """
+
+    def __init__(self, limit):
+        self.limit = limit
+        self.free = {}
+        self.held = 0
+
+    def take(self, shape, dtype):
+        key = (tuple(shape), np.dtype(dtype).str)
+        stack = self.free.get(key)
+        if stack:
+            buf = stack.pop()
+            self.held -= buf.nbytes
+            return buf
+        return np.empty(shape, dtype=dtype)
+
+    def give(self, buf):
+        if buf is None or self.held + buf.nbytes > self.limit():
+            return
+        self.free.setdefault((buf.shape, buf.dtype.str), []).append(buf)
+        self.held += buf.nbytes
+
+    def clear(self):
+        self.free.clear()
+        self.held = 0
+
+
+def im2col(xpad, out_spatial, kernel, stride, dilation, groups=1, workspace=None):
     """Column matrix ``(G, M, K*Cg)`` of a padded channels-last input ``(N, *Sp, C)``.
 
     ``M = N * prod(out_spatial)`` rows (one per output position), ``K = prod(kernel)``; within
     a row the order is (kernel offsets..., channel of the group).
+
+    Returns ``(cols, buffer)``: ``buffer`` is the freshly filled array behind ``cols`` (to give
+    back to ``workspace`` after use), or None when ``cols`` is a view of ``xpad`` itself.
     """
     n, c = xpad.shape[0], xpad.shape[-1]
     m = n * int(np.prod(out_spatial))
     k = int(np.prod(kernel))
     if k == 1 and groups == 1 and all(st == 1 for st in stride) and xpad.flags.c_contiguous \
             and tuple(xpad.shape[1:-1]) == tuple(out_spatial):
-        return xpad.reshape(1, m, c)  # 1x1, stride 1, no padding: the input already is the matrix
+        return xpad.reshape(1, m, c), None  # 1x1, stride 1, no padding: the input is the matrix
     win = window_view(xpad, out_spatial, kernel, stride, dilation)
-    if groups == 1:
-        cols = np.empty(win.shape, dtype=xpad.dtype)
-        np.copyto(cols, win)
-        return cols.reshape(1, m, k * c)
-    win = win.reshape(win.shape[:-1] + (groups, c // groups))
-    win = np.moveaxis(win, -2, 0)  # (G, N, *O, *K, Cg)
-    cols = np.empty(win.shape, dtype=xpad.dtype)
-    np.copyto(cols, win)
-    return cols.reshape(groups, m, k * (c // groups))
+    if groups > 1:
+        win = win.reshape(win.shape[:-1] + (groups, c // groups))
+        win = np.moveaxis(win, -2, 0)  # (G, N, *O, *K, Cg)
+    buf = np.empty(win.shape, dtype=xpad.dtype) if workspace is None else workspace.take(win.shape, xpad.dtype)
+    np.copyto(buf, win)
+    return buf.reshape(groups, m, k * (c // groups)), buf
 
 
 def col2im(dcols, padded_shape, out_spatial, kernel, stride, dilation, groups=1):
