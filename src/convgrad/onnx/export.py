@@ -1,0 +1,497 @@
+"""Export a model to ONNX by tracing one forward pass at the level of ops.
+
+``export(model, example_input, path)`` runs ``model`` once in eval mode on ``example_input`` while
+:func:`convgrad.inspect.trace.record` notes every :class:`~convgrad.tensor.Function` applied and
+which tensors flow into it. Each recorded op becomes one or a few ONNX nodes (``ConvNd`` ->
+``Conv``, ``BatchNorm`` -> ``BatchNormalization``, ``Add`` -> ``Add``, ``Cat`` -> ``Concat`` ...),
+so branches (Inception), residual additions and anything written in a model's ``forward`` export
+without a per-model rule. Parameters become initializers named by their ``state_dict`` keys;
+other constant tensors become initializers named ``const_<n>``.
+
+The graph is built with the ``onnx`` package's helper API and checked with ``onnx.checker``. The
+``onnx`` package is imported only when exporting, so convgrad works without it
+(``pip install convgrad[onnx]``).
+"""
+import math
+
+import numpy as np
+
+from ..errors import ConvgradError
+from ..inspect.trace import eval_mode, flatten_tensors, record
+from ..nn.parameter import Parameter
+from ..tensor import Tensor, no_grad
+
+
+class ExportError(ConvgradError, ValueError):
+    """The model uses something the ONNX exporter cannot express (the message names the op and
+    the layer that called it)."""
+
+
+def _import_onnx():
+    try:
+        import onnx
+        from onnx import helper, numpy_helper
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise ImportError("convgrad.onnx.export needs the 'onnx' package: pip install onnx "
+                          "(or pip install convgrad[onnx])") from None
+    return onnx, helper, numpy_helper
+
+
+class _Graph:
+    """Names for tensors, initializers and nodes while the ONNX graph is assembled."""
+
+    def __init__(self, onnx_mod, helper, numpy_helper, model, opset, dynamic_batch):
+        self.onnx, self.helper, self.numpy_helper = onnx_mod, helper, numpy_helper
+        self.opset = opset
+        self.dynamic_batch = dynamic_batch
+        self.names = {}          # id(Tensor) -> ONNX value name
+        self.arrays = {}         # id(np.ndarray) of parameters/buffers -> state_dict name
+        self.keep = []           # references that keep ids valid
+        self.nodes, self.initializers = [], []
+        self.init_names = set()
+        self.counter = 0
+        self.param_names = {id(p): n for n, p in model.named_parameters()}
+        for n, b in model.named_buffers():
+            self.param_names[id(b)] = n
+            self.arrays[id(b.data)] = n
+        for n, p in model.named_parameters():
+            self.arrays[id(p.data)] = n
+        self.batch = None
+
+    def fresh(self, base):
+        self.counter += 1
+        return f"{base}_{self.counter}"
+
+    def initializer(self, array, name=None):
+        array = np.ascontiguousarray(array)
+        if name is None:
+            name = self.fresh("const")
+        if name not in self.init_names:
+            self.init_names.add(name)
+            self.initializers.append(self.numpy_helper.from_array(array, name))
+        return name
+
+    def const(self, values, dtype=np.int64):
+        return self.initializer(np.asarray(values, dtype=dtype))
+
+    def value(self, x, like=None):
+        """The ONNX name of a tensor, an array or a Python number (numbers take ``like``'s dtype)."""
+        if isinstance(x, Tensor):
+            if id(x) in self.names:
+                return self.names[id(x)]
+            name = self.param_names.get(id(x)) or self.arrays.get(id(x.data))
+            self.keep.append(x)
+            self.names[id(x)] = self.initializer(x.data, name)
+            return self.names[id(x)]
+        if isinstance(x, np.ndarray):
+            name = self.arrays.get(id(x))
+            return self.initializer(x, name)
+        dtype = like.dtype if like is not None else np.float32
+        return self.initializer(np.asarray(x, dtype=dtype))
+
+    def node(self, op_type, inputs, where, n_out=1, **attrs):
+        outs = [self.fresh(f"{where or 'model'}.{op_type}") for _ in range(n_out)]
+        self.nodes.append(self.helper.make_node(op_type, list(inputs), outs, name=outs[0], **attrs))
+        return outs[0] if n_out == 1 else outs
+
+    def bind(self, tensor, name):
+        self.keep.append(tensor)
+        self.names[id(tensor)] = name
+
+    def target_shape(self, in_shape, out_shape):
+        """A Reshape/Expand target that keeps the batch dimension symbolic when exporting with a
+        dynamic batch: 0 copies the input's first dimension, -1 infers it."""
+        out_shape = list(out_shape)
+        if self.dynamic_batch and out_shape and in_shape:
+            if out_shape[0] == in_shape[0]:
+                out_shape[0] = 0
+            elif out_shape[0] % self.batch == 0:
+                out_shape[0] = -1
+        return out_shape
+
+
+# ----------------------------------------------------------------------------------------------
+# One handler per Function: (graph, event, input tensors) -> ONNX name of the output
+# ----------------------------------------------------------------------------------------------
+def _conv(g, ev, x):
+    a, kw = ev.args, ev.kwargs
+    weight, bias = a[1], a[2] if len(a) > 2 else kw.get("bias")
+    n = len(kw["stride"])
+    inputs = [g.value(a[0]), g.value(weight)] + ([g.value(bias)] if bias is not None else [])
+    return g.node("Conv", inputs, ev.name, kernel_shape=list(weight.shape[2:]), strides=list(kw["stride"]),
+                  pads=list(kw["pad_lo"]) + list(kw["pad_hi"]), dilations=list(kw.get("dilation", (1,) * n)),
+                  group=int(kw.get("groups", 1)))
+
+
+def _conv_transpose(g, ev, x):
+    a, kw = ev.args, ev.kwargs
+    weight, bias = a[1], a[2] if len(a) > 2 else kw.get("bias")
+    inputs = [g.value(a[0]), g.value(weight)] + ([g.value(bias)] if bias is not None else [])
+    return g.node("ConvTranspose", inputs, ev.name, kernel_shape=list(weight.shape[2:]),
+                  strides=list(kw["stride"]), pads=list(kw["padding"]) * 2, dilations=list(kw["dilation"]),
+                  output_padding=list(kw["output_padding"]), group=int(kw["groups"]))
+
+
+def _linear(g, ev, x):
+    inp, weight = ev.args[0], ev.args[1]
+    bias = ev.args[2] if len(ev.args) > 2 else None
+    if inp.ndim == 2:
+        inputs = [g.value(inp), g.value(weight)] + ([g.value(bias)] if bias is not None else [])
+        return g.node("Gemm", inputs, ev.name, transB=1)
+    wt = g.node("Transpose", [g.value(weight)], ev.name, perm=[1, 0])
+    out = g.node("MatMul", [g.value(inp), wt], ev.name)
+    return g.node("Add", [out, g.value(bias)], ev.name) if bias is not None else out
+
+
+def _batch_norm(g, ev, x):
+    kw = ev.kwargs
+    if kw.get("training") or kw.get("running_mean") is None:
+        raise ExportError(f"BatchNorm in '{ev.name}' normalises with batch statistics (training mode or "
+                          "track_running_stats=False); ONNX export needs running statistics")
+    inp, weight, bias = ev.args[0], ev.args[1], ev.args[2]
+    c = inp.shape[1]
+    dtype = inp.dtype
+    scale = g.value(weight) if weight is not None else g.value(np.ones(c, dtype))
+    shift = g.value(bias) if bias is not None else g.value(np.zeros(c, dtype))
+    mean, var = g.value(kw["running_mean"]), g.value(kw["running_var"])
+    return g.node("BatchNormalization", [g.value(inp), scale, shift, mean, var], ev.name,
+                  epsilon=float(kw.get("eps", 1e-5)))
+
+
+def _layer_norm(g, ev, x):
+    inp, weight, bias = ev.args[0], ev.args[1], ev.args[2]
+    size, axis = ev.kwargs["normalized_size"], inp.ndim
+    while axis > 0 and math.prod(inp.shape[axis:]) < size:
+        axis -= 1
+    norm_shape = inp.shape[axis:]
+    dtype = inp.dtype
+    scale = g.value(weight) if weight is not None else g.value(np.ones(norm_shape, dtype))
+    inputs = [g.value(inp), scale] + ([g.value(bias)] if bias is not None else [])
+    if weight is not None and weight.shape != norm_shape:
+        inputs[1] = g.node("Reshape", [scale, g.const(list(norm_shape))], ev.name)
+        if bias is not None:
+            inputs[2] = g.node("Reshape", [inputs[2], g.const(list(norm_shape))], ev.name)
+    return g.node("LayerNormalization", inputs, ev.name, axis=axis, epsilon=float(ev.kwargs.get("eps", 1e-5)))
+
+
+def _lrn(g, ev, x):
+    kw = ev.kwargs
+    size = int(kw.get("size", 5))
+    if size % 2 == 0:
+        raise ExportError(f"LocalResponseNorm in '{ev.name}': ONNX centres an even window ({size}) on the "
+                          "other side than PyTorch; only odd sizes export exactly")
+    return g.node("LRN", [g.value(ev.args[0])], ev.name, size=size, alpha=float(kw.get("alpha", 1e-4)),
+                  beta=float(kw.get("beta", 0.75)), bias=float(kw.get("k", 1.0)))
+
+
+_PAD_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+
+def _pad(g, ev, x):
+    kw = ev.kwargs
+    inp = ev.args[0]
+    mode = kw.get("mode", "constant")
+    if mode == "circular" and g.opset < 19:
+        raise ExportError(f"pad in '{ev.name}': circular padding needs opset_version >= 19")
+    lo, hi = [0] * inp.ndim, [0] * inp.ndim
+    for axis, a, b in kw["pads"]:
+        lo[axis], hi[axis] = a, b
+    inputs = [g.value(inp), g.const(lo + hi)]
+    if mode == "constant":
+        inputs.append(g.value(float(kw.get("value", 0.0)), like=inp))
+    return g.node("Pad", inputs, ev.name, mode=_PAD_MODES[mode])
+
+
+def _pool_attrs(g, ev, inp, out, kernel, stride, padding, dilation, ceil_mode):
+    """Pads for an ONNX pool: PyTorch's output size (incl. its ceil_mode rule that the last window
+    must start inside the input) is reproduced with explicit end padding and ceil_mode=0."""
+    n = len(kernel)
+    pads_end = []
+    for ax in range(n):
+        keff = dilation[ax] * (kernel[ax] - 1) + 1
+        need = (out.shape[2 + ax] - 1) * stride[ax] + keff - inp.shape[2 + ax] - padding[ax]
+        pads_end.append(max(padding[ax], need))
+    extra = any(e != p for e, p in zip(pads_end, padding))
+    return dict(kernel_shape=list(kernel), strides=list(stride), pads=list(padding) + pads_end), extra
+
+
+def _window_args(kw, n):
+    def tup(v, default):
+        v = default if v is None else v
+        return (int(v),) * n if isinstance(v, (int, np.integer)) else tuple(int(i) for i in v)
+    kernel = tup(kw.get("kernel_size"), 1)
+    stride = tup(kw.get("stride") or kernel, 1)
+    padding = tup(kw.get("padding"), 0)
+    dilation = tup(kw.get("dilation"), 1)
+    return kernel, stride, padding, dilation, bool(kw.get("ceil_mode", False))
+
+
+def _max_pool(g, ev, x):
+    inp, out = ev.args[0], ev.outputs[0]
+    kernel, stride, padding, dilation, ceil_mode = _window_args(ev.kwargs, inp.ndim - 2)
+    attrs, _ = _pool_attrs(g, ev, inp, out, kernel, stride, padding, dilation, ceil_mode)
+    return g.node("MaxPool", [g.value(inp)], ev.name, dilations=list(dilation), **attrs)
+
+
+def _avg_pool(g, ev, x):
+    kw = ev.kwargs
+    inp, out = ev.args[0], ev.outputs[0]
+    if kw.get("divisor_override"):
+        raise ExportError(f"avg_pool in '{ev.name}': divisor_override has no ONNX equivalent")
+    kernel, stride, padding, dilation, ceil_mode = _window_args(kw, inp.ndim - 2)
+    attrs, extra = _pool_attrs(g, ev, inp, out, kernel, stride, padding, dilation, ceil_mode)
+    include = bool(kw.get("count_include_pad", True))
+    if extra and (include and any(padding)):
+        # windows that hang over the end count the padding in PyTorch but not the overhang
+        raise ExportError(f"avg_pool in '{ev.name}': ceil_mode with count_include_pad and padding has no "
+                          "exact ONNX equivalent")
+    return g.node("AveragePool", [g.value(inp)], ev.name, count_include_pad=int(include and any(padding)),
+                  **attrs)
+
+
+def _adaptive_pool(g, ev, x, op):
+    inp, out = ev.args[0], ev.outputs[0]
+    ins, outs = inp.shape[2:], out.shape[2:]
+    if all(o == 1 for o in outs):
+        return g.node("Global" + op, [g.value(inp)], ev.name)
+    if any(i % o for i, o in zip(ins, outs)):
+        raise ExportError(f"adaptive pooling in '{ev.name}': input size {tuple(ins)} is not a multiple of the "
+                          f"output size {tuple(outs)}, which ONNX pooling cannot express; export with an "
+                          "input size that is")
+    k = [i // o for i, o in zip(ins, outs)]
+    if all(v == 1 for v in k):
+        return g.node("Identity", [g.value(inp)], ev.name)
+    return g.node(op, [g.value(inp)], ev.name, kernel_shape=k, strides=k)
+
+
+def _unary(op_type, **attrs):
+    return lambda g, ev, x: g.node(op_type, [g.value(ev.args[0])], ev.name, **attrs)
+
+
+def _binary(op_type):
+    def handler(g, ev, x):
+        a, b = ev.args[0], ev.args[1]
+        like = a if isinstance(a, Tensor) else b
+        return g.node(op_type, [g.value(a, like), g.value(b, like)], ev.name)
+    return handler
+
+
+def _softmax(op_type):
+    return lambda g, ev, x: g.node(op_type, [g.value(ev.args[0])], ev.name,
+                                   axis=int(ev.args[1] if len(ev.args) > 1 else ev.kwargs["dim"]))
+
+
+def _reshape(g, ev, x):
+    inp, out = ev.args[0], ev.outputs[0]
+    shape = g.target_shape(inp.shape, out.shape)
+    return g.node("Reshape", [g.value(inp), g.const(shape)], ev.name)
+
+
+def _expand(g, ev, x):
+    inp, out = ev.args[0], ev.outputs[0]
+    shape = list(out.shape)
+    if g.dynamic_batch and inp.ndim == out.ndim and inp.shape[0] == out.shape[0]:
+        shape[0] = 1  # broadcasting keeps the input's (symbolic) batch
+    return g.node("Expand", [g.value(inp), g.const(shape)], ev.name)
+
+
+def _permute(g, ev, x):
+    return g.node("Transpose", [g.value(ev.args[0])], ev.name, perm=[int(a) for a in ev.args[1]])
+
+
+def _cat(g, ev, x):
+    dim = int(ev.args[0])
+    return g.node("Concat", [g.value(t) for t in ev.args[1:]], ev.name, axis=dim)
+
+
+def _getitem(g, ev, x):
+    inp, index = ev.args[0], ev.args[1]
+    items = index if isinstance(index, tuple) else (index,)
+    if not all(i is None or i is Ellipsis or isinstance(i, (int, np.integer, slice)) for i in items):
+        raise ExportError(f"indexing in '{ev.name}': only ints, slices, None and ... export, got {index!r}")
+    if Ellipsis in items:
+        k = items.index(Ellipsis)
+        fill = inp.ndim - sum(1 for i in items if i is not None and i is not Ellipsis)
+        items = items[:k] + (slice(None),) * fill + items[k + 1:]
+    starts, ends, axes, steps, squeeze, unsqueeze = [], [], [], [], [], []
+    axis = out_axis = 0
+    for item in items:
+        if item is None:
+            unsqueeze.append(out_axis)
+            out_axis += 1
+            continue
+        if isinstance(item, slice):
+            start, stop, step = item.indices(inp.shape[axis])
+            if (start, stop, step) != (0, inp.shape[axis], 1):
+                if step < 0 and stop < 0:
+                    stop = -(2 ** 62)  # slice to before the first element
+                starts.append(start), ends.append(stop), axes.append(axis), steps.append(step)
+            out_axis += 1
+        else:
+            i = int(item) % inp.shape[axis]
+            starts.append(i), ends.append(i + 1), axes.append(axis), steps.append(1)
+            squeeze.append(axis)
+        axis += 1
+    name = g.value(inp)
+    if axes:
+        name = g.node("Slice", [name, g.const(starts), g.const(ends), g.const(axes), g.const(steps)], ev.name)
+    if squeeze:
+        name = g.node("Squeeze", [name, g.const(squeeze)], ev.name)
+    if unsqueeze:
+        name = g.node("Unsqueeze", [name, g.const(unsqueeze)], ev.name)
+    return name if name != g.value(inp) else g.node("Identity", [name], ev.name)
+
+
+def _reduce(op_type):
+    def handler(g, ev, x):
+        inp = ev.args[0]
+        axes = ev.kwargs.get("axes")
+        keep = int(bool(ev.kwargs.get("keepdim", False)))
+        axes = list(range(inp.ndim)) if axes is None else [int(a) for a in axes]
+        attr_axes = g.opset < 18 and op_type != "ReduceSum"
+        if attr_axes:
+            return g.node(op_type, [g.value(inp)], ev.name, axes=axes, keepdims=keep)
+        return g.node(op_type, [g.value(inp), g.const(axes)], ev.name, keepdims=keep)
+    return handler
+
+
+def _amax(g, ev, x):
+    return _reduce("ReduceMax" if ev.kwargs.get("take_max", True) else "ReduceMin")(g, ev, x)
+
+
+def _maximum(g, ev, x):
+    return _binary("Max" if ev.kwargs.get("take_max", True) else "Min")(g, ev, x)
+
+
+def _clamp(g, ev, x):
+    inp = ev.args[0]
+    lo, hi = ev.kwargs.get("min"), ev.kwargs.get("max")
+    inputs = [g.value(inp), g.value(lo, inp) if lo is not None else "", g.value(hi, inp) if hi is not None else ""]
+    return g.node("Clip", inputs, ev.name)
+
+
+def _cast(g, ev, x):
+    to = g.helper.np_dtype_to_tensor_dtype(np.dtype(ev.args[1]))
+    return g.node("Cast", [g.value(ev.args[0])], ev.name, to=int(to))
+
+
+def _pow(g, ev, x):
+    a, b = ev.args[0], ev.args[1]
+    if isinstance(b, (int, float)) and b == 2:
+        name = g.value(a)
+        return g.node("Mul", [name, name], ev.name)
+    return _binary("Pow")(g, ev, x)
+
+
+def _flip(g, ev, x):
+    inp = ev.args[0]
+    axes = [int(a) for a in ev.args[1]]
+    n = len(axes)
+    return g.node("Slice", [g.value(inp), g.const([-1] * n), g.const([-(2 ** 62)] * n), g.const(axes),
+                            g.const([-1] * n)], ev.name)
+
+
+def _dropout(g, ev, x):
+    if ev.kwargs.get("training", False):
+        raise ExportError(f"dropout in '{ev.name}' is in training mode; export runs the model in eval mode")
+    return g.node("Identity", [g.value(ev.args[0])], ev.name)
+
+
+HANDLERS = {
+    "ConvNd": _conv, "ConvTransposeNd": _conv_transpose, "Linear": _linear,
+    "BatchNorm": _batch_norm, "LayerNorm": _layer_norm, "LocalResponseNorm": _lrn, "Pad": _pad,
+    "MaxPool": _max_pool, "MaxPoolNd": _max_pool, "MaxPool2d": _max_pool,
+    "AvgPool": _avg_pool, "AvgPoolNd": _avg_pool, "AvgPool2d": _avg_pool,
+    "AdaptiveAvgPool": lambda g, ev, x: _adaptive_pool(g, ev, x, "AveragePool"),
+    "AdaptiveAvgPoolNd": lambda g, ev, x: _adaptive_pool(g, ev, x, "AveragePool"),
+    "AdaptiveMaxPool": lambda g, ev, x: _adaptive_pool(g, ev, x, "MaxPool"),
+    "AdaptiveMaxPoolNd": lambda g, ev, x: _adaptive_pool(g, ev, x, "MaxPool"),
+    "Dropout": _dropout,
+    "ReLU": _unary("Relu"), "Tanh": _unary("Tanh"), "Sigmoid": _unary("Sigmoid"), "Exp": _unary("Exp"),
+    "Log": _unary("Log"), "Sqrt": _unary("Sqrt"), "Abs": _unary("Abs"), "Neg": _unary("Neg"),
+    "Sin": _unary("Sin"), "Cos": _unary("Cos"), "Clone": _unary("Identity"),
+    "Softmax": _softmax("Softmax"), "LogSoftmax": _softmax("LogSoftmax"),
+    "Add": _binary("Add"), "Sub": _binary("Sub"), "Mul": _binary("Mul"), "Div": _binary("Div"),
+    "Pow": _pow, "MatMul": _binary("MatMul"), "Maximum": _maximum, "Clamp": _clamp, "Cast": _cast,
+    "Reshape": _reshape, "Expand": _expand, "Permute": _permute, "Cat": _cat, "GetItem": _getitem,
+    "Flip": _flip, "Sum": _reduce("ReduceSum"), "Mean": _reduce("ReduceMean"), "Amax": _amax,
+}
+
+
+def _register(name, handler):
+    """Map another Function (by class name) to a handler ``(graph, event, inputs) -> output name``."""
+    HANDLERS[name] = handler
+
+
+def export(model, example_input, path=None, opset_version=17, input_names=None, output_names=None,
+           dynamic_batch=True, check=True):
+    """Write ``model`` as an ONNX file that computes what ``model(example_input)`` computes.
+
+    Args:
+        model: a :class:`convgrad.nn.Module`; it is traced in eval mode (its mode is restored).
+        example_input: a Tensor or array with the input shape (the batch size does not matter
+            when ``dynamic_batch`` is true).
+        path: where to write the ``.onnx`` file (``None``: only return the model).
+        opset_version: ONNX opset, at least 17.
+        input_names, output_names: names of the graph's inputs and outputs (default ``input``,
+            ``output`` / ``output_0, output_1 ...`` for several outputs).
+        dynamic_batch: make the first dimension of inputs and outputs symbolic (``batch``).
+        check: run ``onnx.checker.check_model`` on the result.
+
+    Returns:
+        the ``onnx.ModelProto``.
+
+    Raises:
+        ExportError: an op without an ONNX mapping (named, with the layer that called it), or a
+            construct ONNX cannot express exactly.
+        ImportError: the ``onnx`` package is not installed.
+
+    Example::
+
+        >>> convgrad.onnx.export(convgrad.models.resnet18(), convgrad.randn(1, 3, 224, 224), "r18.onnx")
+    """
+    onnx_mod, helper, numpy_helper = _import_onnx()
+    if int(opset_version) < 17:
+        raise ExportError(f"convgrad.onnx.export: opset_version must be >= 17, got {opset_version}")
+    x = example_input if isinstance(example_input, Tensor) else Tensor(np.asarray(example_input))
+    if x.dtype.kind != "f":
+        raise ExportError(f"convgrad.onnx.export: example_input must be floating point, got {x.dtype}")
+    g = _Graph(onnx_mod, helper, numpy_helper, model, int(opset_version), dynamic_batch)
+    g.batch = x.shape[0] if x.ndim else 1
+    with no_grad(), eval_mode(model), record(model, is_leaf=lambda m: False) as events:
+        output = model(x)
+    in_name = (input_names or ["input"])[0]
+    g.bind(x, in_name)
+    for ev in events:
+        handler = HANDLERS.get(ev.type_name)
+        if handler is None:
+            raise ExportError(f"convgrad.onnx.export: no ONNX mapping for op '{ev.type_name}' "
+                              f"(called in '{ev.name or type(model).__name__}')")
+        outs = ev.outputs
+        g.bind(outs[0], handler(g, ev, ev.inputs))
+    outputs = flatten_tensors(output)
+    if output_names is None:
+        output_names = ["output"] if len(outputs) == 1 else [f"output_{i}" for i in range(len(outputs))]
+    if len(output_names) != len(outputs):
+        raise ExportError(f"convgrad.onnx.export: {len(output_names)} output_names for {len(outputs)} outputs")
+    for t, name in zip(outputs, output_names):
+        g.nodes.append(helper.make_node("Identity", [g.value(t)], [name], name=f"{name}.Identity"))
+    graph = helper.make_graph(
+        g.nodes, type(model).__name__,
+        [_value_info(helper, in_name, x, dynamic_batch)],
+        [_value_info(helper, n, t, dynamic_batch) for t, n in zip(outputs, output_names)],
+        initializer=g.initializers)
+    proto = helper.make_model(graph, producer_name="convgrad",
+                              opset_imports=[helper.make_opsetid("", int(opset_version))])
+    if check:
+        onnx_mod.checker.check_model(proto)
+    if path is not None:
+        onnx_mod.save(proto, str(path))
+    return proto
+
+
+def _value_info(helper, name, tensor, dynamic_batch):
+    shape = list(tensor.shape)
+    if dynamic_batch and shape:
+        shape[0] = "batch"
+    return helper.make_tensor_value_info(name, helper.np_dtype_to_tensor_dtype(tensor.dtype), shape)
