@@ -162,10 +162,10 @@ def _bilinear(x, src_y, src_x, fill):
     n, c, h, w = x.shape
     padded = np.full((n, c, h + 2, w + 2), fill, dtype=x.dtype)  # one ring of fill absorbs the border
     padded[:, :, 1:-1, 1:-1] = x
-    sy = np.clip(src_y + 1, 0, h + 1 - 1e-3)
-    sx = np.clip(src_x + 1, 0, w + 1 - 1e-3)
-    y0 = np.floor(sy).astype(np.intp)
-    x0 = np.floor(sx).astype(np.intp)
+    sy = np.clip(src_y + 1, 0, h + 1)
+    sx = np.clip(src_x + 1, 0, w + 1)
+    y0 = np.minimum(np.floor(sy).astype(np.intp), h)  # so that y0 + 1 stays inside the padded image
+    x0 = np.minimum(np.floor(sx).astype(np.intp), w)
     fy = (sy - y0)[:, None]
     fx = (sx - x0)[:, None]
     y1 = np.minimum(y0 + 1, h + 1)
