@@ -6,7 +6,14 @@ arguments and defaults are PyTorch's (``torch.nn.functional``).
 """
 from . import tensor_methods  # noqa: F401  (binds +, @, .sum() ... to Tensor)
 from ._util import ArgumentError, ShapeError
-from .activations import log_softmax, relu, sigmoid, softmax, tanh
+from .activations import (celu, elu, gelu, hardsigmoid, hardswish, hardtanh, leaky_relu, log_softmax,
+                          logsigmoid, mish, prelu, relu, relu6, selu, sigmoid, silu, softmax, softmin,
+                          softplus, softsign, tanh)
+from .dropout import alpha_dropout, dropout, dropout1d, dropout2d, dropout3d, feature_alpha_dropout
+from .linear import bilinear, linear
+from .loss import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, huber_loss, kl_div,
+                   l1_loss, mse_loss, nll_loss, smooth_l1_loss)
+from .regularization import l1_penalty, l2_penalty
 from .arithmetic import add, div, matmul, mul, neg, pow, sub
 from .conv import conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d
 from .convolve import convolve1d, convolve2d, convolve3d, fft_conv1d, fft_conv2d, fft_conv3d

@@ -1,11 +1,64 @@
-"""Activation functions and softmax. Each backward uses the saved output or input:
-relu' = [x > 0], tanh' = 1 - y^2, sigmoid' = y (1 - y), softmax: y * (g - sum(g * y))."""
+"""Activation functions and softmax (PyTorch's ``torch.nn.functional`` names and defaults).
+
+Every activation is one :class:`Function` whose backward rule sits under its forward. The rules,
+with ``s = sigmoid(x)`` and ``y`` the output:
+
+    relu' = [x > 0]                     leaky_relu' = 1 if x > 0 else slope
+    tanh' = 1 - y^2                     sigmoid' = y (1 - y)
+    elu'  = 1 if x > 0 else alpha e^x   (selu and celu are scaled ELUs, as in PyTorch)
+    gelu' = Phi(x) + x phi(x)           silu' = s (1 + x (1 - s))
+    softplus' = sigmoid(beta x)         mish' = tanh(sp) + x s (1 - tanh(sp)^2), sp = softplus(x)
+    hardtanh' = [min < x < max]         softsign' = 1 / (1 + |x|)^2
+    softmax:  dx = y * (g - sum(g * y))  log_softmax: dx = g - e^y * sum(g)
+
+Numerical stability: nothing here calls ``exp`` on a large positive number. Sigmoid uses
+``e^-|x|``; softplus is ``max(x, 0) + log1p(e^-|x|)``; softmax and log_softmax subtract the
+maximum first; ELU-like functions only exponentiate ``min(x, 0)``. Inputs of +-1e4 give finite
+values and gradients wherever PyTorch's do.
+"""
+import math
+import warnings
+
 import numpy as np
 
-from ..tensor import Function
+from ..tensor import Function, Tensor
+from ._util import ArgumentError, ShapeError, shape_str
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
 
 
-class ReLU(Function):
+class _Pointwise(Function):
+    """An elementwise op: the output has the input's shape."""
+
+    @staticmethod
+    def output_shape(x_shape, *args, **kwargs):
+        return tuple(x_shape)
+
+
+def _stable_sigmoid(x):
+    # exp of a non-positive number only: 1/(1+e^-x) for x >= 0, e^x/(1+e^x) for x < 0
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+
+def _stable_softplus(x):
+    # log(1 + e^x) = max(x, 0) + log1p(e^-|x|): never overflows
+    return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+
+
+_erf_scalar = np.frompyfunc(math.erf, 1, 1)
+
+
+def _erf(x):
+    """The error function elementwise, via the C library's erf (NumPy has none)."""
+    return _erf_scalar(x.astype(np.float64, copy=False)).astype(x.dtype)
+
+
+# ----------------------------------------------------------------------------------------------
+# Rectifiers and clipping
+# ----------------------------------------------------------------------------------------------
+class ReLU(_Pointwise):
     @staticmethod
     def forward(ctx, x):
         out = np.maximum(x, 0)
@@ -17,7 +70,199 @@ class ReLU(Function):
         return grad * (ctx.out > 0)
 
 
-class Tanh(Function):
+class LeakyReLU(_Pointwise):
+    @staticmethod
+    def forward(ctx, x, negative_slope=0.01):
+        ctx.positive, ctx.slope = x > 0, negative_slope
+        return np.where(ctx.positive, x, x * negative_slope)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return np.where(ctx.positive, grad, grad * ctx.slope)
+
+
+class PReLU(Function):
+    """``x if x > 0 else w_c x`` with one learned slope per channel (dim 1) or one shared slope."""
+
+    @staticmethod
+    def forward(ctx, x, weight):
+        if weight.size == 1:
+            w = weight.reshape(())
+        else:
+            w = weight.reshape((1, -1) + (1,) * (x.ndim - 2))
+        ctx.x, ctx.w, ctx.w_shape = x, w, weight.shape
+        return np.where(x > 0, x, w * x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, w = ctx.x, ctx.w
+        positive = x > 0
+        gx = np.where(positive, grad, grad * w) if ctx.needs_input_grad[0] else None
+        gw = None
+        if ctx.needs_input_grad[1]:
+            contrib = np.where(positive, 0, grad * x)
+            axes = tuple(i for i in range(x.ndim) if i != 1) if w.size > 1 else None
+            gw = np.asarray(contrib.sum(axis=axes)).reshape(ctx.w_shape)
+        return gx, gw
+
+    @staticmethod
+    def output_shape(x_shape, w_shape):
+        return tuple(x_shape)
+
+
+class Hardtanh(_Pointwise):
+    """Clip to [min_val, max_val]; the gradient passes strictly inside (PyTorch's convention)."""
+
+    @staticmethod
+    def forward(ctx, x, min_val=-1.0, max_val=1.0):
+        ctx.inside = (x > min_val) & (x < max_val)
+        return np.clip(x, min_val, max_val).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * ctx.inside
+
+
+class Hardsigmoid(_Pointwise):
+    """relu6(x + 3) / 6."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.inside = (x > -3) & (x < 3)
+        return np.clip(x / 6 + 0.5, 0, 1).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * ctx.inside / 6
+
+
+class Hardswish(_Pointwise):
+    """x * relu6(x + 3) / 6; derivative 0 below -3, x/3 + 1/2 on [-3, 3], 1 above."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.x = x
+        return x * np.clip(x + 3, 0, 6) / 6
+
+    @staticmethod
+    def backward(ctx, grad):
+        x = ctx.x
+        slope = np.where(x < -3, 0, np.where(x <= 3, x / 3 + 0.5, 1))
+        return grad * slope
+
+
+# ----------------------------------------------------------------------------------------------
+# Exponential family
+# ----------------------------------------------------------------------------------------------
+class ELU(_Pointwise):
+    """PyTorch's generalised ELU: ``scale * (x if x > 0 else alpha * (exp(x * input_scale) - 1))``.
+
+    elu: scale = input_scale = 1; selu: fixed alpha and scale; celu: input_scale = 1 / alpha.
+    """
+
+    @staticmethod
+    def forward(ctx, x, alpha=1.0, scale=1.0, input_scale=1.0):
+        positive = x > 0
+        negative_part = np.exp(np.minimum(x, 0) * input_scale)  # exp of x <= 0 only: no overflow
+        ctx.positive, ctx.negative_part = positive, negative_part
+        ctx.coef = (alpha, scale, input_scale)
+        out = np.where(positive, x, alpha * (negative_part - 1))
+        if scale != 1.0:
+            out = out * scale
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        alpha, scale, input_scale = ctx.coef
+        slope = np.where(ctx.positive, scale, (scale * alpha * input_scale) * ctx.negative_part)
+        return grad * slope
+
+
+class GELU(_Pointwise):
+    """x * Phi(x) with Phi the standard normal CDF ('none'), or its tanh approximation ('tanh')."""
+
+    _K = math.sqrt(2 / math.pi)
+
+    @staticmethod
+    def forward(ctx, x, approximate="none"):
+        ctx.x, ctx.approximate = x, approximate
+        if approximate == "tanh":
+            t = np.tanh(GELU._K * (x + 0.044715 * x * x * x))
+            ctx.t = t
+            return 0.5 * x * (1 + t)
+        cdf = 0.5 * (1 + _erf(x * (1 / math.sqrt(2))))
+        ctx.cdf = cdf
+        return x * cdf
+
+    @staticmethod
+    def backward(ctx, grad):
+        x = ctx.x
+        if ctx.approximate == "tanh":
+            t = ctx.t
+            inner = GELU._K * (1 + 3 * 0.044715 * x * x)
+            return grad * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * inner)
+        pdf = np.exp(-0.5 * x * x) * (1 / math.sqrt(2 * math.pi))
+        return grad * (ctx.cdf + x * pdf)
+
+
+class SiLU(_Pointwise):
+    """x * sigmoid(x) (also called swish)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        s = _stable_sigmoid(x)
+        ctx.x, ctx.s = x, s
+        return x * s
+
+    @staticmethod
+    def backward(ctx, grad):
+        s = ctx.s
+        return grad * (s * (1 + ctx.x * (1 - s)))
+
+
+class Mish(_Pointwise):
+    """x * tanh(softplus(x))."""
+
+    @staticmethod
+    def forward(ctx, x):
+        t = np.tanh(_stable_softplus(x))
+        ctx.x, ctx.t = x, t
+        return x * t
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, t = ctx.x, ctx.t
+        return grad * (t + x * _stable_sigmoid(x) * (1 - t * t))
+
+
+class Softplus(_Pointwise):
+    """log(1 + exp(beta x)) / beta, and the identity where beta x > threshold (as PyTorch)."""
+
+    @staticmethod
+    def forward(ctx, x, beta=1.0, threshold=20.0):
+        bx = x * beta
+        linear = bx > threshold
+        ctx.linear, ctx.bx = linear, bx
+        return np.where(linear, x, _stable_softplus(bx) / beta)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return np.where(ctx.linear, grad, grad * _stable_sigmoid(ctx.bx))
+
+
+class Softsign(_Pointwise):
+    @staticmethod
+    def forward(ctx, x):
+        denom = 1 + np.abs(x)
+        ctx.denom = denom
+        return x / denom
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad / (ctx.denom * ctx.denom)
+
+
+class Tanh(_Pointwise):
     @staticmethod
     def forward(ctx, x):
         out = np.tanh(x)
@@ -29,13 +274,7 @@ class Tanh(Function):
         return grad * (1 - ctx.out * ctx.out)
 
 
-def _stable_sigmoid(x):
-    # exp of a negative number only: 1/(1+e^-x) for x >= 0, e^x/(1+e^x) for x < 0
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
-
-
-class Sigmoid(Function):
+class Sigmoid(_Pointwise):
     @staticmethod
     def forward(ctx, x):
         out = _stable_sigmoid(x)
@@ -47,11 +286,31 @@ class Sigmoid(Function):
         return grad * ctx.out * (1 - ctx.out)
 
 
-class Softmax(Function):
+class LogSigmoid(_Pointwise):
+    """log(sigmoid(x)) = -softplus(-x); derivative sigmoid(-x)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.x = x
+        return -_stable_softplus(-x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * _stable_sigmoid(-ctx.x)
+
+
+# ----------------------------------------------------------------------------------------------
+# Softmax family (along one dimension)
+# ----------------------------------------------------------------------------------------------
+def _softmax_array(x, dim):
+    e = np.exp(x - np.amax(x, axis=dim, keepdims=True))
+    return e / e.sum(axis=dim, keepdims=True)
+
+
+class Softmax(_Pointwise):
     @staticmethod
     def forward(ctx, x, dim):
-        e = np.exp(x - np.amax(x, axis=dim, keepdims=True))
-        out = e / e.sum(axis=dim, keepdims=True)
+        out = _softmax_array(x, dim)
         ctx.out, ctx.dim = out, dim
         return out
 
@@ -61,7 +320,22 @@ class Softmax(Function):
         return y * (grad - (grad * y).sum(axis=ctx.dim, keepdims=True))
 
 
-class LogSoftmax(Function):
+class Softmin(_Pointwise):
+    """softmax(-x): the gradient is minus softmax's."""
+
+    @staticmethod
+    def forward(ctx, x, dim):
+        out = _softmax_array(-x, dim)
+        ctx.out, ctx.dim = out, dim
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        y = ctx.out
+        return -y * (grad - (grad * y).sum(axis=ctx.dim, keepdims=True))
+
+
+class LogSoftmax(_Pointwise):
     @staticmethod
     def forward(ctx, x, dim):
         shifted = x - np.amax(x, axis=dim, keepdims=True)
@@ -74,32 +348,172 @@ class LogSoftmax(Function):
         return grad - np.exp(ctx.out) * grad.sum(axis=ctx.dim, keepdims=True)
 
 
-def _softmax_dim(ndim):
-    # PyTorch's legacy rule when dim is omitted
-    return 0 if ndim in (0, 1, 3) else 1
+# ----------------------------------------------------------------------------------------------
+# Public functions (torch.nn.functional names and defaults)
+# ----------------------------------------------------------------------------------------------
+def _check_tensor(op, input, floating=True):
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}: expected a convgrad Tensor, got {type(input).__name__}")
+    if floating and input.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating point tensor, got dtype {input.dtype}")
+
+
+def _finite_number(op, name, value):
+    if isinstance(value, Tensor):
+        value = value.item()
+    value = float(value)
+    if not math.isfinite(value):
+        raise ArgumentError(f"{op}: {name} must be a finite number, got {value}")
+    return value
 
 
 def relu(input, inplace=False):
+    """max(x, 0). ``inplace`` is accepted for compatibility; a new tensor is always returned."""
+    _check_tensor("relu", input, floating=False)
     return ReLU.apply(input)
 
 
+def relu6(input, inplace=False):
+    """min(max(x, 0), 6), i.e. ``hardtanh(x, 0, 6)``."""
+    _check_tensor("relu6", input)
+    return Hardtanh.apply(input, min_val=0.0, max_val=6.0)
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    _check_tensor("leaky_relu", input)
+    slope = _finite_number("leaky_relu", "negative_slope", negative_slope)
+    return LeakyReLU.apply(input, negative_slope=slope)
+
+
+def prelu(input, weight):
+    """``x if x > 0 else weight * x``; ``weight`` has 1 element or one per channel (dim 1)."""
+    _check_tensor("prelu", input)
+    _check_tensor("prelu", weight)
+    if weight.ndim > 1:
+        raise ShapeError(f"prelu: expected a 0-D or 1-D weight, got shape {shape_str(weight.shape)}")
+    if weight.data.size != 1:
+        channels = input.shape[1] if input.ndim > 1 else 1
+        if input.ndim == 0 or weight.data.size != channels:
+            raise ShapeError(f"prelu: weight has {weight.data.size} elements, expected 1 or one per "
+                             f"channel ({channels}) for input of shape {shape_str(input.shape)}")
+    return PReLU.apply(input, weight)
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    _check_tensor("hardtanh", input)
+    min_val = _finite_number("hardtanh", "min_val", min_val)
+    max_val = _finite_number("hardtanh", "max_val", max_val)
+    if min_val > max_val:
+        raise ArgumentError(f"hardtanh: min_val cannot be greater than max_val, got min_val={min_val}, "
+                            f"max_val={max_val}")
+    return Hardtanh.apply(input, min_val=min_val, max_val=max_val)
+
+
+def hardsigmoid(input, inplace=False):
+    _check_tensor("hardsigmoid", input)
+    return Hardsigmoid.apply(input)
+
+
+def hardswish(input, inplace=False):
+    _check_tensor("hardswish", input)
+    return Hardswish.apply(input)
+
+
+def elu(input, alpha=1.0, inplace=False):
+    _check_tensor("elu", input)
+    return ELU.apply(input, alpha=_finite_number("elu", "alpha", alpha))
+
+
+def selu(input, inplace=False):
+    """scale * elu(x, alpha) with Klambauer et al.'s self-normalising constants."""
+    _check_tensor("selu", input)
+    return ELU.apply(input, alpha=_SELU_ALPHA, scale=_SELU_SCALE)
+
+
+def celu(input, alpha=1.0, inplace=False):
+    """max(0, x) + min(0, alpha * (exp(x / alpha) - 1))."""
+    _check_tensor("celu", input)
+    alpha = _finite_number("celu", "alpha", alpha)
+    if alpha == 0:
+        raise ArgumentError("celu: alpha must not be 0 (the input is divided by alpha)")
+    return ELU.apply(input, alpha=alpha, input_scale=1 / alpha)
+
+
+def gelu(input, approximate="none"):
+    """x * Phi(x); ``approximate='tanh'`` uses 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))."""
+    _check_tensor("gelu", input)
+    if approximate not in ("none", "tanh"):
+        raise ArgumentError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return GELU.apply(input, approximate=approximate)
+
+
+def silu(input, inplace=False):
+    _check_tensor("silu", input)
+    return SiLU.apply(input)
+
+
+def mish(input, inplace=False):
+    _check_tensor("mish", input)
+    return Mish.apply(input)
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    _check_tensor("softplus", input)
+    beta = _finite_number("softplus", "beta", beta)
+    if beta == 0:
+        raise ArgumentError("softplus: beta must not be 0")
+    return Softplus.apply(input, beta=beta, threshold=_finite_number("softplus", "threshold", threshold))
+
+
+def softsign(input):
+    _check_tensor("softsign", input)
+    return Softsign.apply(input)
+
+
 def tanh(input):
+    _check_tensor("tanh", input)
     return Tanh.apply(input)
 
 
 def sigmoid(input):
+    _check_tensor("sigmoid", input)
     return Sigmoid.apply(input)
 
 
-def softmax(input, dim=None, dtype=None):
-    if dtype is not None:
-        input = input.to(dtype)
-    dim = _softmax_dim(input.ndim) if dim is None else dim
-    return Softmax.apply(input, dim % max(input.ndim, 1))
+def logsigmoid(input):
+    _check_tensor("logsigmoid", input)
+    return LogSigmoid.apply(input)
 
 
-def log_softmax(input, dim=None, dtype=None):
+def _softmax_dim(op, ndim, dim):
+    if dim is None:
+        warnings.warn(f"Implicit dimension choice for {op} has been deprecated. "
+                      f"Change the call to include dim=X as an argument.", stacklevel=3)
+        return 0 if ndim in (0, 1, 3) else 1  # PyTorch's legacy rule
+    rank = max(ndim, 1)
+    if not -rank <= dim < rank:
+        raise ShapeError(f"{op}: dim {dim} is out of range for a {ndim}-D input "
+                         f"(expected -{rank} <= dim < {rank})")
+    return dim % rank
+
+
+def _softmax_like(op, fn, input, dim, dtype):
+    _check_tensor(op, input)
     if dtype is not None:
         input = input.to(dtype)
-    dim = _softmax_dim(input.ndim) if dim is None else dim
-    return LogSoftmax.apply(input, dim % max(input.ndim, 1))
+    dim = _softmax_dim(op, input.ndim, dim)
+    if input.ndim == 0:  # a single element: treat it as a vector of one
+        return fn.apply(input.reshape(1), 0).reshape(())
+    return fn.apply(input, dim)
+
+
+def softmax(input, dim=None, _stacklevel=3, dtype=None):
+    return _softmax_like("softmax", Softmax, input, dim, dtype)
+
+
+def softmin(input, dim=None, _stacklevel=3, dtype=None):
+    return _softmax_like("softmin", Softmin, input, dim, dtype)
+
+
+def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
+    return _softmax_like("log_softmax", LogSoftmax, input, dim, dtype)
