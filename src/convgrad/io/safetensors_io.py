@@ -123,7 +123,7 @@ def save_safetensors(state, path, metadata=None):
         if arr.dtype.type not in DTYPES.values():
             raise SafetensorsError(f"safetensors '{path}': tensor '{k}' has dtype {arr.dtype}, which "
                                    "safetensors cannot store")
-        arrays[k] = np.ascontiguousarray(arr)
+        arrays[k] = np.asarray(arr, order="C")  # (np.ascontiguousarray would make 0-d arrays 1-d)
     if metadata is not None and not all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
         raise SafetensorsError(f"safetensors '{path}': metadata must map strings to strings")
     blob = save(arrays, metadata=metadata)
