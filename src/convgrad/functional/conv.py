@@ -154,8 +154,10 @@ def _check_common(input, weight, bias, groups, d, op, transposed):
 
 
 def _check_input_channels(input_shape, channels, op, d):
-    if input_shape[1] != channels:
-        raise ShapeError(f"{op}: expected input of shape (N, {channels}, {_SPATIAL[d]}) with {channels} channels, "
+    if input_shape[-d - 1] != channels:
+        batched = len(input_shape) == d + 2
+        expected = f"(N, {channels}, {_SPATIAL[d]})" if batched else f"({channels}, {_SPATIAL[d]})"
+        raise ShapeError(f"{op}: expected input of shape {expected} with {channels} channels, "
                          f"got {shape_str(input_shape)}")
 
 
@@ -169,6 +171,7 @@ def _same_padding(kernel, dilation):
 def _convnd(input, weight, bias, stride, padding, dilation, groups, d):
     op = f"conv{d}d"
     input, weight, bias = _check_common(input, weight, bias, groups, d, op, transposed=False)
+    original_shape = tuple(input.shape)
     unbatched = input.ndim == d + 1
     if unbatched:
         input = input.unsqueeze(0)
@@ -190,12 +193,12 @@ def _convnd(input, weight, bias, stride, padding, dilation, groups, d):
     if weight.shape[0] % groups:
         raise ArgumentError(f"{op}: groups={groups} must divide out_channels={weight.shape[0]} "
                             f"(weight shape {shape_str(weight.shape)})")
-    _check_input_channels(input.shape, weight.shape[1] * groups, op, d)
+    _check_input_channels(original_shape, weight.shape[1] * groups, op, d)
     padded = tuple(s + lo + hi for s, lo, hi in zip(input.shape[2:], pad_lo, pad_hi))
     dilated = tuple(dl * (k - 1) + 1 for k, dl in zip(kernel, dilation))
     if any(k > p for k, p in zip(dilated, padded)):
         raise ShapeError(f"{op}: kernel size (dilated) {dilated} is larger than the padded input {padded} "
-                         f"(input {shape_str(input.shape)})")
+                         f"(input {shape_str(original_shape)})")
     out = ConvNd.apply(input, weight, bias, stride=stride, pad_lo=pad_lo, pad_hi=pad_hi,
                        dilation=dilation, groups=int(groups))
     return out.squeeze(0) if unbatched else out
@@ -249,6 +252,7 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 def _conv_transposend(input, weight, bias, stride, padding, output_padding, groups, dilation, d):
     op = f"conv_transpose{d}d"
     input, weight, bias = _check_common(input, weight, bias, groups, d, op, transposed=True)
+    original_shape = tuple(input.shape)
     unbatched = input.ndim == d + 1
     if unbatched:
         input = input.unsqueeze(0)
@@ -266,7 +270,7 @@ def _conv_transposend(input, weight, bias, stride, padding, output_padding, grou
     if weight.shape[0] % groups:
         raise ArgumentError(f"{op}: groups={groups} must divide in_channels={weight.shape[0]} "
                             f"(weight shape {shape_str(weight.shape)})")
-    _check_input_channels(input.shape, weight.shape[0], op, d)
+    _check_input_channels(original_shape, weight.shape[0], op, d)
     options = dict(stride=stride, padding=padding, output_padding=output_padding, dilation=dilation,
                    groups=int(groups))
     out_shape = ConvTransposeNd.output_shape(input.shape, weight.shape, **options)
