@@ -20,7 +20,7 @@ class _NormBase(Module):
     _ranks = ()
     _shape_hint = ""
 
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True):
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, *, bias=True):
         super().__init__()
         if int(num_features) <= 0:
             raise ArgumentError(f"{type(self).__name__}: num_features must be positive, got {num_features}")
@@ -34,7 +34,10 @@ class _NormBase(Module):
         dtype = get_default_dtype()
         if affine:
             self.weight = Parameter(np.ones(self.num_features, dtype))
-            self.bias = Parameter(np.zeros(self.num_features, dtype))
+            if bias:
+                self.bias = Parameter(np.zeros(self.num_features, dtype))
+            else:
+                self.register_parameter("bias", None)
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
@@ -57,7 +60,8 @@ class _NormBase(Module):
         self.reset_running_stats()
         if self.affine:
             self.weight.data[...] = 1
-            self.bias.data[...] = 0
+            if self.bias is not None:
+                self.bias.data[...] = 0
 
     def _name(self):
         return f"{type(self).__name__}({self.num_features})"
@@ -84,7 +88,7 @@ class _NormBase(Module):
 
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-                f"track_running_stats={self.track_running_stats}")
+                f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
 
 
 class _BatchNorm(_NormBase):
@@ -110,6 +114,7 @@ class BatchNorm1d(_BatchNorm):
         eps: added to the variance. Default 1e-5.
         momentum: weight of each new batch in the running statistics (None: cumulative average).
         affine: learn a per-channel scale ``weight`` (init 1) and shift ``bias`` (init 0).
+        bias: (keyword only) with affine, learn the shift too. Default True.
         track_running_stats: keep ``running_mean``, ``running_var`` and ``num_batches_tracked``
             buffers and use them in evaluation mode; otherwise batch statistics are always used.
 
@@ -136,8 +141,9 @@ class BatchNorm3d(_BatchNorm):
 
 
 class _InstanceNorm(_NormBase):
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False):
-        super().__init__(num_features, eps, momentum, affine, track_running_stats)
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False, *,
+                 bias=True):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, bias=bias)
 
     def forward(self, input):
         self._check_input(input)
@@ -203,7 +209,8 @@ class LayerNorm(Module):
         return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self):
-        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+        return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
+                f"bias={self.bias is not None}")
 
 
 class GroupNorm(Module):
@@ -215,9 +222,10 @@ class GroupNorm(Module):
         num_channels: C.
         eps: added to the variance. Default 1e-5.
         affine: learn per-channel ``weight`` (init 1) and ``bias`` (init 0).
+        bias: (keyword only) with affine, learn the bias too. Default True.
     """
 
-    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True):
+    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, *, bias=True):
         super().__init__()
         if num_groups <= 0 or num_channels % num_groups:
             raise ArgumentError(f"GroupNorm({num_groups}, {num_channels}): num_channels must be divisible "
@@ -226,7 +234,10 @@ class GroupNorm(Module):
         dtype = get_default_dtype()
         if affine:
             self.weight = Parameter(np.ones(self.num_channels, dtype))
-            self.bias = Parameter(np.zeros(self.num_channels, dtype))
+            if bias:
+                self.bias = Parameter(np.zeros(self.num_channels, dtype))
+            else:
+                self.register_parameter("bias", None)
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
@@ -238,7 +249,8 @@ class GroupNorm(Module):
         return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self):
-        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+        return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+                f"bias={self.bias is not None}")
 
 
 class LocalResponseNorm(Module):

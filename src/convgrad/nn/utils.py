@@ -72,8 +72,9 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     if not grads:
         return total
     coef = min(float(max_norm) / (float(total.data) + 1e-6), 1.0)
-    for g in grads:
-        g *= coef
+    with np.errstate(invalid="ignore"):   # a non-finite norm makes NaN gradients, as in PyTorch
+        for g in grads:
+            g *= coef
     return total
 
 
