@@ -19,6 +19,12 @@ from .conv import conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, co
 from .convolve import convolve1d, convolve2d, convolve3d, fft_conv1d, fft_conv2d, fft_conv3d
 from .deform_conv import deform_conv2d
 from .padding import pad
+from .pooling import (avg_pool1d, avg_pool2d, avg_pool3d, lp_pool1d, lp_pool2d, lp_pool3d, max_pool1d, max_pool2d,
+                      max_pool3d, max_unpool1d, max_unpool2d, max_unpool3d, min_pool1d, min_pool2d, min_pool3d)
+from .adaptive_pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d, adaptive_max_pool1d,
+                               adaptive_max_pool2d, adaptive_max_pool3d, global_avg_pool2d, global_max_pool2d)
+from .special_pooling import (fractional_max_pool2d, fractional_max_pool3d, spatial_pyramid_pool2d,
+                              stochastic_pool2d)
 from .normalization import batch_norm, group_norm, instance_norm, layer_norm, local_response_norm
 from .elementwise import abs, cast, clamp, clip, cos, exp, log, maximum, minimum, sign, sin, sqrt, where
 from .reductions import amax, amin, argmax, argmin, logsumexp, max, mean, min, std, sum, var
