@@ -204,6 +204,24 @@ def test_errors_name_the_op_and_the_shapes():
         F.deform_conv2d(x, np.zeros((1, 18, 4, 4)), w)
 
 
+def test_channels_last_views_and_dtype_mismatch():
+    rng = np.random.default_rng(5)
+    arrays = make_inputs(rng, 2, 4, 6, 6, 4, 3, 1, 1, 1, 2, 2, True, np.float64)
+    # the same values held in channels-last memory (what a conv hands on) give the same result
+    views = [np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2) if a.ndim == 4 else a for a in arrays]
+    assert not views[0].flags.c_contiguous and not views[1].flags.c_contiguous
+    outs = []
+    for group in (arrays, views):
+        x, off, wt, b, m = (cg.tensor(a, requires_grad=True) for a in group)
+        y = F.deform_conv2d(x, off, wt, b, padding=1, mask=m)
+        y.backward(np.ones(y.shape))
+        outs.append([y.numpy(), x.grad.numpy(), off.grad.numpy(), wt.grad.numpy(), m.grad.numpy()])
+    for a, b in zip(*outs):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    with pytest.raises(TypeError, match="share one floating dtype"):
+        F.deform_conv2d(cg.randn(1, 2, 5, 5), cg.randn(1, 18, 3, 3).double(), cg.randn(3, 2, 3, 3))
+
+
 def test_float32_stays_float32():
     out = F.deform_conv2d(cg.randn(1, 2, 5, 5), cg.randn(1, 18, 3, 3), cg.randn(3, 2, 3, 3), cg.randn(3),
                           mask=cg.rand(1, 9, 3, 3))

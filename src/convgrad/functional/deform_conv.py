@@ -187,6 +187,10 @@ def deform_conv2d(input, offset, weight, bias=None, stride=(1, 1), padding=(0, 0
             raise TypeError(f"deform_conv2d: {name} must be a Tensor, got {type(value).__name__}")
     bias = _as_tensor(bias, "bias")
     mask = _as_tensor(mask, "mask")
+    dtypes = {t.dtype for t in (input, offset, weight, bias, mask) if t is not None}
+    if len(dtypes) != 1 or input.dtype.kind != "f":
+        raise TypeError(f"deform_conv2d: input, offset, weight, bias and mask must share one floating dtype, "
+                        f"got {sorted(str(d) for d in dtypes)}")
     stride = ntuple(stride, 2, "stride", "deform_conv2d")
     padding = ntuple(padding, 2, "padding", "deform_conv2d")
     dilation = ntuple(dilation, 2, "dilation", "deform_conv2d")
