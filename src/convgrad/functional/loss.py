@@ -86,8 +86,10 @@ def _row_grad(grad, reduction, denom, m):
         return grad.reshape(m)
     if reduction == "sum":
         return np.broadcast_to(grad, (m,))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.broadcast_to(grad / denom, (m,))
+    if denom == 0:  # every target ignored: the loss is NaN, as in PyTorch
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.broadcast_to(grad / denom, (m,))
+    return np.broadcast_to(grad / denom, (m,))
 
 
 def _reduce_rows(loss, reduction, denom, shape):
@@ -96,8 +98,10 @@ def _reduce_rows(loss, reduction, denom, shape):
     total = loss.sum()
     if reduction == "sum":
         return np.asarray(total)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.asarray(total / denom)
+    if denom == 0:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.asarray(total / denom)
+    return np.asarray(total / denom)
 
 
 def _class_count(input):
@@ -116,6 +120,8 @@ def _check_class_targets(op, input, target, ignore_index):
                          f"{shape_repr(input.shape)}, got {shape_repr(target.shape)}")
     c = _class_count(input)
     t = target.data
+    if t.size == 0 or (t.min() >= 0 and t.max() < c):  # the common case, two reductions
+        return
     bad = (t != ignore_index) & ((t < 0) | (t >= c))
     if bad.any():
         raise ArgumentError(f"{op}: expected class indices in [0, {c}), got {int(t[bad].reshape(-1)[0])}"
