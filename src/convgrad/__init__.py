@@ -16,7 +16,10 @@ from .creation import (arange, as_tensor, empty, eye, from_numpy, full, linspace
                        rand_like, randint, randn, randn_like, randperm, tensor, zeros, zeros_like)
 from . import functional
 from . import nn
+from . import filters, image
 from . import optim
+from .inspect.summary import explain, summary
+from . import onnx
 from .functional import (abs, amax, amin, argmax, argmin, cat, chunk, clamp, clip, concatenate, cos, exp,
                          flatten, flip, log, logsumexp, matmul, maximum, mean, minimum, permute, reshape,
                          sigmoid, sin, softmax, split, sqrt, squeeze, stack, std, sum, tanh, transpose,

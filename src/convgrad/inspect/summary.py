@@ -410,7 +410,12 @@ def explain(model, input_size, batch_size=1, dtype=None, fast=True):
         out_shape = tuple(outs[0].shape)
         if ev.kind == "function":
             line = _function_line(ev, ins, out_shape)
-            if field is not None and len(out_shape) == len(in_shape) and out_shape[2:] == in_shape[2:]:
+            window = _function_window(ev)
+            if field is not None and window is not None:
+                fields[id(outs[0])], rf_line = field.through(*window)
+                line = f"{ev.type_name}{' in ' + ev.name if ev.name else ''}: {_shape(in_shape)} -> " \
+                       f"{_shape(out_shape)}, {rf_line}"
+            elif field is not None and len(out_shape) == len(in_shape) and out_shape[2:] == in_shape[2:]:
                 fields[id(outs[0])] = field
             if line:
                 text.append(line)
@@ -445,6 +450,19 @@ def explain(model, input_size, batch_size=1, dtype=None, fast=True):
             fields[id(outs[0])] = field  # shape-preserving layers (BN, ReLU, LRN, dropout)
         text += ["  " + b for b in body]
     return "\n".join(text)
+
+
+def _function_window(ev):
+    """(kernel, stride, dilation) of a convolution or pooling op called directly (not through a
+    layer), read from its arguments; None for other ops."""
+    name, a, kw = ev.type_name, ev.args, ev.kwargs
+    if name == "ConvNd":
+        return tuple(a[1].shape[2:]), tuple(kw["stride"]), tuple(kw.get("dilation", (1,) * len(kw["stride"])))
+    if name == "ExtremePoolNd":
+        return tuple(a[1]), tuple(a[2]), tuple(a[4])
+    if name == "AvgPoolNd":
+        return tuple(a[1]), tuple(a[2]), (1,) * len(a[1])
+    return None
 
 
 def _function_line(ev, ins, out_shape):

@@ -57,6 +57,8 @@ class _Graph:
         for n, p in model.named_parameters():
             self.arrays[id(p.data)] = n
         self.batch = None
+        self.event_index = None
+        self.free = []           # (event index, tensor) of constants that are not parameters/buffers
 
     def fresh(self, base):
         self.counter += 1
@@ -80,6 +82,8 @@ class _Graph:
             if id(x) in self.names:
                 return self.names[id(x)]
             name = self.param_names.get(id(x)) or self.arrays.get(id(x.data))
+            if name is None:  # made outside convgrad's ops: checked against a second trace
+                self.free.append((self.event_index, x))
             self.keep.append(x)
             self.names[id(x)] = self.initializer(x.data, name)
             return self.names[id(x)]
@@ -215,38 +219,42 @@ def _pool_attrs(g, ev, inp, out, kernel, stride, padding, dilation, ceil_mode):
     return dict(kernel_shape=list(kernel), strides=list(stride), pads=list(padding) + pads_end), extra
 
 
-def _window_args(kw, n):
-    def tup(v, default):
-        v = default if v is None else v
-        return (int(v),) * n if isinstance(v, (int, np.integer)) else tuple(int(i) for i in v)
-    kernel = tup(kw.get("kernel_size"), 1)
-    stride = tup(kw.get("stride") or kernel, 1)
-    padding = tup(kw.get("padding"), 0)
-    dilation = tup(kw.get("dilation"), 1)
-    return kernel, stride, padding, dilation, bool(kw.get("ceil_mode", False))
-
-
 def _max_pool(g, ev, x):
+    """ExtremePoolNd(x, kernel, stride, padding, dilation, ceil_mode=, take_max=, return_indices=)."""
     inp, out = ev.args[0], ev.outputs[0]
-    kernel, stride, padding, dilation, ceil_mode = _window_args(ev.kwargs, inp.ndim - 2)
-    attrs, _ = _pool_attrs(g, ev, inp, out, kernel, stride, padding, dilation, ceil_mode)
-    return g.node("MaxPool", [g.value(inp)], ev.name, dilations=list(dilation), **attrs)
+    kernel, stride, padding, dilation = (tuple(int(v) for v in a) for a in ev.args[1:5])
+    if ev.kwargs.get("return_indices"):
+        raise ExportError(f"max_pool in '{ev.name}': return_indices does not export (ONNX indices differ)")
+    attrs, _ = _pool_attrs(g, ev, inp, out, kernel, stride, padding, dilation, ev.kwargs.get("ceil_mode", False))
+    if ev.kwargs.get("take_max", True):
+        return g.node("MaxPool", [g.value(inp)], ev.name, dilations=list(dilation), **attrs)
+    neg = g.node("Neg", [g.value(inp)], ev.name)  # min pooling = -maxpool(-x)
+    return g.node("Neg", [g.node("MaxPool", [neg], ev.name, dilations=list(dilation), **attrs)], ev.name)
 
 
 def _avg_pool(g, ev, x):
+    """AvgPoolNd(x, kernel, stride, padding, ceil_mode=, count_include_pad=, divisor_override=)."""
     kw = ev.kwargs
     inp, out = ev.args[0], ev.outputs[0]
     if kw.get("divisor_override"):
         raise ExportError(f"avg_pool in '{ev.name}': divisor_override has no ONNX equivalent")
-    kernel, stride, padding, dilation, ceil_mode = _window_args(kw, inp.ndim - 2)
-    attrs, extra = _pool_attrs(g, ev, inp, out, kernel, stride, padding, dilation, ceil_mode)
-    include = bool(kw.get("count_include_pad", True))
-    if extra and (include and any(padding)):
-        # windows that hang over the end count the padding in PyTorch but not the overhang
+    kernel, stride, padding = (tuple(int(v) for v in a) for a in ev.args[1:4])
+    attrs, extra = _pool_attrs(g, ev, inp, out, kernel, stride, padding, (1,) * len(kernel), kw.get("ceil_mode"))
+    include = bool(kw.get("count_include_pad", True)) and any(padding)
+    if extra and include:
+        # PyTorch counts the padding but not the overhang of a ceil_mode window; ONNX cannot
         raise ExportError(f"avg_pool in '{ev.name}': ceil_mode with count_include_pad and padding has no "
                           "exact ONNX equivalent")
-    return g.node("AveragePool", [g.value(inp)], ev.name, count_include_pad=int(include and any(padding)),
-                  **attrs)
+    return g.node("AveragePool", [g.value(inp)], ev.name, count_include_pad=int(include), **attrs)
+
+
+def _averaging_matrix(n_in, n_out, dtype):
+    """(n_out, n_in): row i averages PyTorch's adaptive window [floor(i n/o), ceil((i+1) n/o))."""
+    m = np.zeros((n_out, n_in), dtype)
+    for i in range(n_out):
+        start, end = (i * n_in) // n_out, -(-((i + 1) * n_in) // n_out)
+        m[i, start:end] = 1.0 / (end - start)
+    return m
 
 
 def _adaptive_pool(g, ev, x, op):
@@ -254,14 +262,19 @@ def _adaptive_pool(g, ev, x, op):
     ins, outs = inp.shape[2:], out.shape[2:]
     if all(o == 1 for o in outs):
         return g.node("Global" + op, [g.value(inp)], ev.name)
-    if any(i % o for i, o in zip(ins, outs)):
+    if not any(i % o for i, o in zip(ins, outs)):
+        k = [i // o for i, o in zip(ins, outs)]
+        if all(v == 1 for v in k):
+            return g.node("Identity", [g.value(inp)], ev.name)
+        return g.node(op, [g.value(inp)], ev.name, kernel_shape=k, strides=k)
+    if op != "AveragePool" or len(ins) != 2:
         raise ExportError(f"adaptive pooling in '{ev.name}': input size {tuple(ins)} is not a multiple of the "
                           f"output size {tuple(outs)}, which ONNX pooling cannot express; export with an "
                           "input size that is")
-    k = [i // o for i, o in zip(ins, outs)]
-    if all(v == 1 for v in k):
-        return g.node("Identity", [g.value(inp)], ev.name)
-    return g.node(op, [g.value(inp)], ev.name, kernel_shape=k, strides=k)
+    # adaptive average pooling is linear and separable: Y = A_h @ X @ A_w^T (MatMul broadcasts over N, C)
+    a_h, a_w = (_averaging_matrix(i, o, inp.dtype) for i, o in zip(ins, outs))
+    rows = g.node("MatMul", [g.value(inp), g.value(np.ascontiguousarray(a_w.T))], ev.name)
+    return g.node("MatMul", [g.value(a_h), rows], ev.name)
 
 
 def _unary(op_type, **attrs):
@@ -391,22 +404,101 @@ def _flip(g, ev, x):
                             g.const([-1] * n)], ev.name)
 
 
-def _dropout(g, ev, x):
-    if ev.kwargs.get("training", False):
-        raise ExportError(f"dropout in '{ev.name}' is in training mode; export runs the model in eval mode")
-    return g.node("Identity", [g.value(ev.args[0])], ev.name)
+def _leaky_relu(g, ev, x):
+    return g.node("LeakyRelu", [g.value(ev.args[0])], ev.name, alpha=float(ev.kwargs.get("negative_slope", 0.01)))
+
+
+def _hardtanh(g, ev, x):
+    inp = ev.args[0]
+    lo, hi = ev.kwargs.get("min_val", -1.0), ev.kwargs.get("max_val", 1.0)
+    return g.node("Clip", [g.value(inp), g.value(lo, inp), g.value(hi, inp)], ev.name)
+
+
+def _elu(g, ev, x):
+    alpha, scale, input_scale = (float(ev.kwargs.get(k, 1.0)) for k in ("alpha", "scale", "input_scale"))
+    name = g.value(ev.args[0])
+    if input_scale != 1.0:  # celu: alpha * (exp(x / alpha) - 1)
+        if scale != 1.0 or not math.isclose(input_scale * alpha, 1.0):
+            raise ExportError(f"ELU variant in '{ev.name}' has no ONNX equivalent")
+        return g.node("Celu", [name], ev.name, alpha=alpha)
+    if scale != 1.0:
+        return g.node("Selu", [name], ev.name, alpha=alpha, gamma=scale)
+    return g.node("Elu", [name], ev.name, alpha=alpha)
+
+
+def _gelu(g, ev, x):
+    inp = ev.args[0]
+    approximate = ev.kwargs.get("approximate", "none")
+    if g.opset >= 20:
+        return g.node("Gelu", [g.value(inp)], ev.name, approximate=approximate)
+    name = g.value(inp)
+    if approximate == "tanh":  # 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+        cube = g.node("Mul", [g.node("Mul", [name, name], ev.name), name], ev.name)
+        inner = g.node("Add", [name, g.node("Mul", [cube, g.value(0.044715, inp)], ev.name)], ev.name)
+        t = g.node("Tanh", [g.node("Mul", [inner, g.value(math.sqrt(2 / math.pi), inp)], ev.name)], ev.name)
+        one_plus = g.node("Add", [t, g.value(1.0, inp)], ev.name)
+    else:  # 0.5 x (1 + erf(x / sqrt 2))
+        erf = g.node("Erf", [g.node("Mul", [name, g.value(1 / math.sqrt(2), inp)], ev.name)], ev.name)
+        one_plus = g.node("Add", [erf, g.value(1.0, inp)], ev.name)
+    return g.node("Mul", [g.node("Mul", [name, one_plus], ev.name), g.value(0.5, inp)], ev.name)
+
+
+def _silu(g, ev, x):
+    name = g.value(ev.args[0])
+    return g.node("Mul", [name, g.node("Sigmoid", [name], ev.name)], ev.name)
+
+
+def _softplus(g, ev, x):
+    inp = ev.args[0]
+    beta = float(ev.kwargs.get("beta", 1.0))
+    name = g.value(inp)
+    if beta == 1.0:
+        return g.node("Softplus", [name], ev.name)
+    scaled = g.node("Softplus", [g.node("Mul", [name, g.value(beta, inp)], ev.name)], ev.name)
+    return g.node("Div", [scaled, g.value(beta, inp)], ev.name)
+
+
+def _mish(g, ev, x):
+    name = g.value(ev.args[0])
+    if g.opset >= 18:
+        return g.node("Mish", [name], ev.name)
+    return g.node("Mul", [name, g.node("Tanh", [g.node("Softplus", [name], ev.name)], ev.name)], ev.name)
+
+
+def _log_sigmoid(g, ev, x):  # log sigmoid(x) = -softplus(-x), stable for large |x|
+    name = g.value(ev.args[0])
+    return g.node("Neg", [g.node("Softplus", [g.node("Neg", [name], ev.name)], ev.name)], ev.name)
+
+
+def _softmin(g, ev, x):
+    neg = g.node("Neg", [g.value(ev.args[0])], ev.name)
+    return g.node("Softmax", [neg], ev.name, axis=int(ev.args[1] if len(ev.args) > 1 else ev.kwargs["dim"]))
+
+
+def _prelu(g, ev, x):
+    inp, weight = ev.args[0], ev.args[1]
+    slope = g.value(weight)
+    if weight.data.size != 1 and inp.ndim > 2:
+        slope = g.node("Reshape", [slope, g.const([-1] + [1] * (inp.ndim - 2))], ev.name)
+    return g.node("PRelu", [g.value(inp), slope], ev.name)
+
+
+def _masked_affine(g, ev, x):
+    """Dropout's op: in eval mode dropout does not run, so meeting it means training mode."""
+    raise ExportError(f"dropout in '{ev.name}' ran in training mode; ONNX export needs eval mode")
 
 
 HANDLERS = {
     "ConvNd": _conv, "ConvTransposeNd": _conv_transpose, "Linear": _linear,
     "BatchNorm": _batch_norm, "LayerNorm": _layer_norm, "LocalResponseNorm": _lrn, "Pad": _pad,
-    "MaxPool": _max_pool, "MaxPoolNd": _max_pool, "MaxPool2d": _max_pool,
-    "AvgPool": _avg_pool, "AvgPoolNd": _avg_pool, "AvgPool2d": _avg_pool,
-    "AdaptiveAvgPool": lambda g, ev, x: _adaptive_pool(g, ev, x, "AveragePool"),
+    "ExtremePoolNd": _max_pool, "AvgPoolNd": _avg_pool,
     "AdaptiveAvgPoolNd": lambda g, ev, x: _adaptive_pool(g, ev, x, "AveragePool"),
-    "AdaptiveMaxPool": lambda g, ev, x: _adaptive_pool(g, ev, x, "MaxPool"),
     "AdaptiveMaxPoolNd": lambda g, ev, x: _adaptive_pool(g, ev, x, "MaxPool"),
-    "Dropout": _dropout,
+    "MaskedAffine": _masked_affine,
+    "LeakyReLU": _leaky_relu, "Hardtanh": _hardtanh, "ELU": _elu, "GELU": _gelu, "SiLU": _silu,
+    "Softplus": _softplus, "Mish": _mish, "LogSigmoid": _log_sigmoid, "Softmin": _softmin, "PReLU": _prelu,
+    "Hardsigmoid": _unary("HardSigmoid", alpha=1 / 6, beta=0.5), "Hardswish": _unary("HardSwish"),
+    "Softsign": _unary("Softsign"),
     "ReLU": _unary("Relu"), "Tanh": _unary("Tanh"), "Sigmoid": _unary("Sigmoid"), "Exp": _unary("Exp"),
     "Log": _unary("Log"), "Sqrt": _unary("Sqrt"), "Abs": _unary("Abs"), "Neg": _unary("Neg"),
     "Sin": _unary("Sin"), "Cos": _unary("Cos"), "Clone": _unary("Identity"),
@@ -462,13 +554,15 @@ def export(model, example_input, path=None, opset_version=17, input_names=None, 
         output = model(x)
     in_name = (input_names or ["input"])[0]
     g.bind(x, in_name)
-    for ev in events:
+    for g.event_index, ev in enumerate(events):
         handler = HANDLERS.get(ev.type_name)
         if handler is None:
             raise ExportError(f"convgrad.onnx.export: no ONNX mapping for op '{ev.type_name}' "
                               f"(called in '{ev.name or type(model).__name__}')")
         outs = ev.outputs
         g.bind(outs[0], handler(g, ev, ev.inputs))
+    if g.free:
+        _check_constants(model, x, events, g.free)
     outputs = flatten_tensors(output)
     if output_names is None:
         output_names = ["output"] if len(outputs) == 1 else [f"output_{i}" for i in range(len(outputs))]
@@ -484,10 +578,28 @@ def export(model, example_input, path=None, opset_version=17, input_names=None, 
     proto = helper.make_model(graph, producer_name="convgrad",
                               opset_imports=[helper.make_opsetid("", int(opset_version))])
     if check:
-        onnx_mod.checker.check_model(proto)
+        try:
+            onnx_mod.checker.check_model(proto)
+        except onnx_mod.checker.ValidationError as exc:
+            raise ExportError(f"convgrad.onnx.export: the ONNX checker rejects the graph: {exc}") from None
     if path is not None:
         onnx_mod.save(proto, str(path))
     return proto
+
+
+def _check_constants(model, x, events, free):
+    """Tensors that no recorded op produced become constants in the graph; that is only right if
+    they do not depend on the input. Trace again on another input and compare them."""
+    other = Tensor(x.data + np.random.default_rng(0).standard_normal(x.shape).astype(x.dtype))
+    with no_grad(), eval_mode(model), record(model, is_leaf=lambda m: False) as again:
+        model(other)
+    for index, tensor in free:
+        ev = events[index]
+        pos = next(i for i, t in enumerate(ev.inputs) if t is tensor)
+        if len(again) != len(events) or not np.array_equal(again[index].inputs[pos].data, tensor.data):
+            raise ExportError(f"convgrad.onnx.export: a tensor used by '{ev.type_name}' in "
+                              f"'{ev.name or type(model).__name__}' was made outside convgrad's ops and "
+                              "depends on the input (NumPy code in forward?); it cannot be exported")
 
 
 def _value_info(helper, name, tensor, dynamic_batch):
