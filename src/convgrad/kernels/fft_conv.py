@@ -67,8 +67,27 @@ def _channel_product(a, b, groups, conj_b):
     return out.transpose(2, 0, 3, 1).reshape((n, groups * ob) + freq)
 
 
-def _axes(nd):
-    return tuple(range(-nd, 0))
+def rfftn_padded(a, lengths):
+    """``np.fft.rfftn(a, s=lengths)`` over the trailing axes, done axis by axis so that each
+    transform runs only over the rows that are not yet known to be zero padding (a 3x3 kernel
+    padded to 72x72 costs 3 row transforms, not 72, in the first pass)."""
+    nd = len(lengths)
+    out = np.fft.rfft(a, n=lengths[-1], axis=-1)
+    for i in reversed(range(nd - 1)):
+        out = np.fft.fft(out, n=lengths[i], axis=i - nd)
+    return out
+
+
+def irfftn_cropped(a, lengths, keep):
+    """``np.fft.irfftn(a, s=lengths)[..., keep[0], keep[1], ...]`` for one slice per axis,
+    slicing after each axis so the later inverse transforms skip what would be thrown away."""
+    nd = len(lengths)
+    out = a
+    for i in range(nd - 1):
+        out = np.fft.ifft(out, n=lengths[i], axis=i - nd)
+        out = out[(Ellipsis, keep[i]) + (slice(None),) * (nd - 1 - i)]
+    out = np.fft.irfft(out, n=lengths[-1], axis=-1)
+    return out[..., keep[-1]]
 
 
 def fft_conv_forward(x_padded, weight, stride, dilation, groups):
@@ -83,17 +102,15 @@ def fft_conv_forward(x_padded, weight, stride, dilation, groups):
         (out, cache): out (N, O, *S_out) with S_out = (S - dilation*(K-1) - 1) // stride + 1, and
         what :func:`fft_conv_backward` needs.
     """
-    nd = weight.ndim - 2
     w_eff = dilate(weight, dilation)
     spatial = x_padded.shape[2:]
     k_eff = w_eff.shape[2:]
     valid = tuple(s - k + 1 for s, k in zip(spatial, k_eff))
     lengths = tuple(next_fast_len(s) for s in spatial)
-    xf = np.fft.rfftn(x_padded, s=lengths, axes=_axes(nd))
-    wf = np.fft.rfftn(w_eff, s=lengths, axes=_axes(nd))
+    xf = rfftn_padded(x_padded, lengths)
+    wf = rfftn_padded(w_eff, lengths)
     yf = _channel_product(xf, wf, groups, conj_b=True)
-    full = np.fft.irfftn(yf, s=lengths, axes=_axes(nd))
-    out = full[(Ellipsis,) + tuple(slice(0, v, s) for v, s in zip(valid, stride))]
+    out = irfftn_cropped(yf, lengths, [slice(0, v, s) for v, s in zip(valid, stride)])
     cache = (xf, wf, lengths, spatial, valid, k_eff, weight.shape, stride, dilation, groups)
     return np.ascontiguousarray(out, dtype=x_padded.dtype), cache
 
@@ -101,24 +118,21 @@ def fft_conv_forward(x_padded, weight, stride, dilation, groups):
 def fft_conv_backward(cache, grad, need_input=True, need_weight=True):
     """Gradients of :func:`fft_conv_forward` w.r.t. the padded input and the weight."""
     xf, wf, lengths, spatial, valid, k_eff, w_shape, stride, dilation, groups = cache
-    nd = len(lengths)
     n, o = grad.shape[:2]
     if any(s > 1 for s in stride):  # back onto the stride-1 grid, zeros where no output was kept
         spread = np.zeros((n, o) + valid, grad.dtype)
         spread[(Ellipsis,) + tuple(slice(0, v, s) for v, s in zip(valid, stride))] = grad
         grad = spread
-    gf = np.fft.rfftn(grad, s=lengths, axes=_axes(nd))
+    gf = rfftn_padded(grad, lengths)
     gx = gw = None
     if need_input:
         # grad_x[n, c] = sum_o G[n, o] W[o, c]: the product with the channel roles swapped
         wf_t = _swap_group_channels(wf, groups)
         gxf = _channel_product(gf, wf_t, groups, conj_b=False)
-        gx = np.fft.irfftn(gxf, s=lengths, axes=_axes(nd))
-        gx = np.ascontiguousarray(gx[(Ellipsis,) + tuple(slice(0, s) for s in spatial)], dtype=grad.dtype)
+        gx = np.ascontiguousarray(irfftn_cropped(gxf, lengths, [slice(0, s) for s in spatial]), dtype=grad.dtype)
     if need_weight:
         gw = _weight_correlation(xf, gf, groups)
-        gw = np.fft.irfftn(gw, s=lengths, axes=_axes(nd))
-        gw = gw[(Ellipsis,) + tuple(slice(0, k, d) for k, d in zip(k_eff, dilation))]
+        gw = irfftn_cropped(gw, lengths, [slice(0, k, d) for k, d in zip(k_eff, dilation)])
         gw = np.ascontiguousarray(gw, dtype=grad.dtype).reshape(w_shape)
     return gx, gw
 
