@@ -99,11 +99,17 @@ def _encode(obj, arrays):
                           "(only arrays, tensors, numbers, strings, lists and dicts)")
 
 
+def _contiguous(array):
+    """C-contiguous, keeping 0-d arrays 0-d (np.ascontiguousarray would make them 1-d)."""
+    array = np.asarray(array)
+    return array if array.flags.c_contiguous else np.ascontiguousarray(array)
+
+
 def _stash(array, arrays):
     if array.dtype.hasobject:
         raise CheckpointError("checkpoint: object arrays cannot be stored (they would need pickle)")
     key = f"state/{len(arrays)}"
-    arrays[key] = np.ascontiguousarray(array)
+    arrays[key] = _contiguous(array)
     return key
 
 
@@ -144,7 +150,7 @@ def _write_npz(f, arrays, meta_json):
 def _write_safetensors(f, arrays, meta_json):
     from safetensors.numpy import save
 
-    f.write(save({k: np.ascontiguousarray(v) for k, v in arrays.items()}, metadata={"convgrad": meta_json}))
+    f.write(save({k: _contiguous(v) for k, v in arrays.items()}, metadata={"convgrad": meta_json}))
 
 
 def _check_npz_member(zf, info, file_size, path):
@@ -305,7 +311,7 @@ def save_checkpoint(path, model, *, optimizer=None, scheduler=None, training=Non
         training["optimizer"] = optimizer.state_dict()
     if scheduler is not None:
         training["scheduler"] = scheduler.state_dict()
-    arrays = {f"model/{k}": np.ascontiguousarray(v) for k, v in model.state_dict().items()}
+    arrays = {f"model/{k}": _contiguous(v) for k, v in model.state_dict().items()}
     meta = {"format": FORMAT, "version": VERSION, "model": {"name": name, "kwargs": kwargs},
             "preprocessing": preprocessing or {}, "training": None, "extra": None}
     meta["training"] = _encode(training, arrays)

@@ -25,6 +25,7 @@ from ..data.transforms import Compose, Normalize, ToTensor
 from ..errors import ArgumentError, ConvgradError
 from ..io.checkpoint import CheckpointError, atomic_write, build_model, load_checkpoint, save_checkpoint
 from ..tensor import no_grad
+from .blas import blas_threads
 from .fit import evaluate, fit
 
 # The defaults of `convgrad train`, chosen by measurement (see README): they reach ~98-99% on the
@@ -45,6 +46,7 @@ DEFAULTS = {
     "max_test": None,
     "detect_anomaly": False,
     "on_nonfinite": "stop",
+    "threads": 1,             # BLAS threads: one is fastest for LeNet-sized matrices (see training/blas.py)
 }
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("onecycle", "cosine", "none")
@@ -62,7 +64,7 @@ def check_config(config):
     if unknown:
         raise ArgumentError(f"train: unknown settings {sorted(unknown)}")
     cfg = {**DEFAULTS, **{k: v for k, v in config.items() if v is not None}}
-    for key in ("epochs", "batch_size", "checkpoint_every", "max_train", "max_test"):
+    for key in ("epochs", "batch_size", "checkpoint_every", "max_train", "max_test", "threads"):
         value = cfg[key]
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
             raise ArgumentError(f"train: {key.replace('_', '-')} must be a positive integer, got {value!r}")
@@ -195,6 +197,13 @@ def _run(cfg, run_dir, datasets, resume, log, progress):
         log(f"training {cfg['model']} ({n_params:,} parameters) on {len(train_set)} images for {cfg['epochs']} "
             f"epochs: {cfg['optimizer']} lr {cfg['lr']:g} ({cfg['schedule']}), batch {cfg['batch_size']}, "
             f"augment {'on' if cfg['augment'] else 'off'}, seed {cfg['seed']}")
+    with blas_threads(cfg["threads"]):
+        return _fit_and_save(cfg, run_dir, model, loader, optimizer, scheduler, interval, preprocessing, ckpt_path,
+                             test_set, resume, log, progress)
+
+
+def _fit_and_save(cfg, run_dir, model, loader, optimizer, scheduler, interval, preprocessing, ckpt_path, test_set,
+                  resume, log, progress):
     t0 = time.perf_counter()
     history = fit(model, loader, optimizer, cfg["epochs"], scheduler=scheduler, scheduler_interval=interval,
                   checkpoint_path=ckpt_path, checkpoint_every=cfg["checkpoint_every"],
@@ -243,7 +252,8 @@ def evaluate_checkpoint(path, data=None, max_test=None):
     if max_test is None and trained_cfg.get("data") == data:
         max_test = trained_cfg.get("max_test")
     test = _subset(test, max_test, trained_cfg.get("seed", 0))
-    return evaluate(model, DataLoader(test, batch_size=EVAL_BATCH)), len(test)
+    with blas_threads(1):
+        return evaluate(model, DataLoader(test, batch_size=EVAL_BATCH)), len(test)
 
 
 def predict_digits(path, image_paths):
