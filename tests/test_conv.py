@@ -111,11 +111,16 @@ def test_conv_transpose_matches_torch(dims, config, dtype):
     (((2, 8, 9, 9), (16, 8, 1, 1), (16,)), dict(stride=2)),                 # 1x1 downsample
     (((2, 8, 10, 10), (8, 1, 3, 3), None), dict(padding=1, groups=8)),      # depthwise
     (((1, 3, 20, 20), (8, 3, 7, 7), None), dict(stride=2, padding=3)),      # ResNet stem
+    # >= 32 channels: the stride-1 input gradient runs as a flipped-kernel convolution
+    (((2, 32, 6, 5), (32, 32, 3, 3), (32,)), dict(padding=1)),
+    (((1, 64, 7, 6), (64, 32, 3, 2), None), dict(padding="same", dilation=2, groups=2)),
+    (((1, 32, 6, 6), (40, 32, 3, 3), None), dict(padding=(0, 2))),
 ])
-def test_conv2d_larger_shapes_match_torch(shapes, kwargs):
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_conv2d_larger_shapes_match_torch(shapes, kwargs, dtype):
     shapes = [s for s in shapes if s is not None]
     check_against_torch(lambda *a: F.conv2d(*a, **kwargs), lambda *a: TF.conv2d(*a, **kwargs), shapes,
-                        dtype=np.float32, name="conv2d")
+                        dtype=dtype, name="conv2d")
 
 
 # ----------------------------------------------------------------------------------------------

@@ -18,11 +18,16 @@ shape (like cuDNN's benchmark mode).
 """
 import numpy as np
 
-from .im2col import (Workspace, col2im, group_gemm, im2col, pad_channels_last, weight_from_matrix,
-                     weight_matrix)
+from .im2col import (Workspace, col2im, group_gemm, im2col, offset_weights, pad_channels_last,
+                     weight_from_matrix, weight_matrix)
 
 _config = {"workspace_limit": 1 << 30, "algorithm": "auto"}
 ALGORITHMS = ("auto", "im2col")
+
+
+# below this many channels (per group, in and out) the input gradient uses per-offset GEMMs and
+# col2im: the flipped-kernel im2col would copy K * OC values per input pixel for a small GEMM
+FLIP_MIN_CHANNELS = 32
 
 
 def set_workspace_limit(nbytes):
@@ -158,8 +163,10 @@ def flipped_transposed_weight(weight, groups):
 def conv_input_grad(gl, weight, in_shape, stride, pad_lo, pad_hi, dilation, groups):
     """Gradient w.r.t. the channels-last input of shape ``in_shape`` (N, *S, C), unpadded.
 
-    Stride 1: a full correlation of ``dy`` with the flipped, transposed kernel (im2col + GEMM,
-    ``dx[j] = sum_k dy[j + p - d k] w[k]``). Otherwise ``dcols = dy @ W^T`` and col2im.
+    Two ways, the same arithmetic:
+    * stride 1 with many channels: a full correlation of ``dy`` with the flipped, transposed
+      kernel, ``dx[j] = sum_k dy[j + p - d k] w[k]`` (im2col + one GEMM);
+    * otherwise one GEMM per kernel offset, ``dcols[k] = dy @ W[k]^T``, and col2im (K slice adds).
     This is also the forward pass of a transposed convolution.
     """
     kernel = weight.shape[2:]
@@ -168,19 +175,20 @@ def conv_input_grad(gl, weight, in_shape, stride, pad_lo, pad_hi, dilation, grou
     reach = [d * (k - 1) for k, d in zip(kernel, dilation)]
     low = tuple(r - p for r, p in zip(reach, pad_lo))
     high = tuple(s + r - o - lo for s, r, o, lo in zip(spatial, reach, out_spatial, low))
-    if all(st == 1 for st in stride) and min(low + high) >= 0:
+    wide = min(weight.shape[0] // groups, weight.shape[1]) >= FLIP_MIN_CHANNELS
+    if wide and all(st == 1 for st in stride) and min(low + high) >= 0:
         gx, _ = conv_forward(gl, flipped_transposed_weight(weight, groups), stride, low, high, dilation, groups)
         return gx
     padded_shape = (in_shape[0],) + tuple(s + lo + hi for s, lo, hi in zip(spatial, pad_lo, pad_hi)) \
         + (in_shape[-1],)
     n, c = padded_shape[0], padded_shape[-1]
-    wmat = weight_matrix(weight, groups)
+    w_offsets = offset_weights(weight, groups)  # (G, K, OCg, Cg)
     chunk = batch_chunk(n, out_spatial, kernel, c, gl.itemsize)
     gx = np.empty(padded_shape, dtype=gl.dtype) if chunk < n else None
     for start in range(0, n, chunk):
         part = gl[start:start + chunk]
-        dcols = group_gemm(_grad_matrix(part, groups), wmat, transpose_b=True)
-        piece = col2im(dcols, (part.shape[0],) + padded_shape[1:], out_spatial, kernel, stride, dilation, groups)
+        dcols = np.matmul(_grad_matrix(part, groups)[:, None], w_offsets)  # (G, K, M, Cg)
+        piece = col2im(dcols, (part.shape[0],) + padded_shape[1:], out_spatial, kernel, stride, dilation)
         if gx is None:
             gx = piece
         else:

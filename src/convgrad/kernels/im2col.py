@@ -83,22 +83,34 @@ def im2col(xpad, out_spatial, kernel, stride, dilation, groups=1, workspace=None
     return buf.reshape(groups, m, k * (c // groups)), buf
 
 
-def col2im(dcols, padded_shape, out_spatial, kernel, stride, dilation, groups=1):
-    """Adjoint of :func:`im2col`: sum the columns ``(G, M, K*Cg)`` back into ``padded_shape``."""
+def col2im(dcols, padded_shape, out_spatial, kernel, stride, dilation):
+    """Adjoint of :func:`im2col`: sum per-offset columns back into a zero ``padded_shape`` array.
+
+    ``dcols`` is ``(G, K, M, Cg)``: for each kernel offset a contiguous ``(M, Cg)`` block (one
+    GEMM per offset produces it), so every one of the K slice adds reads contiguous memory.
+    """
     n, c = padded_shape[0], padded_shape[-1]
-    d = len(kernel)
-    cg = c // groups
+    groups, cg = dcols.shape[0], dcols.shape[-1]
     gx = np.zeros(padded_shape, dtype=dcols.dtype)
-    cols = dcols.reshape((groups, n, *out_spatial, *kernel, cg))
-    cols = np.moveaxis(cols, 0, -2)  # (N, *O, *K, G, Cg), a view
-    lead = (slice(None),) * (1 + d)
-    for offset in np.ndindex(*kernel):
+    for index, offset in enumerate(np.ndindex(*kernel)):
         window = tuple(slice(o * dil, o * dil + (size - 1) * st + 1, st)
                        for o, dil, size, st in zip(offset, dilation, out_spatial, stride))
         target = gx[(slice(None),) + window]
-        target = target.reshape(target.shape[:-1] + (groups, cg))  # a view: splits the last axis
-        np.add(target, cols[lead + offset], out=target)
+        block = dcols[:, index].reshape((groups, n) + tuple(out_spatial) + (cg,))
+        if groups == 1:
+            np.add(target, block[0], out=target)
+        else:
+            target = target.reshape(target.shape[:-1] + (groups, cg))  # a view: splits the last axis
+            np.add(target, np.moveaxis(block, 0, -2), out=target)
     return gx
+
+
+def offset_weights(weight, groups):
+    """Conv weight ``(OC, Cg, *K)`` as ``(G, K, OCg, Cg)``: one ``dy -> dx`` matrix per offset."""
+    oc, cg = weight.shape[:2]
+    k = int(np.prod(weight.shape[2:]))
+    w = weight.reshape(groups, oc // groups, cg, k)
+    return np.ascontiguousarray(w.transpose(0, 3, 1, 2))
 
 
 def weight_matrix(weight, groups):

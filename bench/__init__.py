@@ -1,0 +1,1 @@
+"""convgrad vs PyTorch CPU benchmarks: ``python -m bench`` (see bench/run.py)."""

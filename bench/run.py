@@ -1,0 +1,407 @@
+"""convgrad vs PyTorch CPU, side by side, same threads, same shapes.
+
+    /work/venv/bin/python -m bench                  # every workload, writes bench/RESULTS.md
+    /work/venv/bin/python -m bench --only conv3x3   # a subset, printed only (add --write to save)
+
+Each (framework, workload) pair runs in its own worker process (``python -m bench.run --worker``)
+with ``OPENBLAS_NUM_THREADS`` / ``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS`` and
+``torch.set_num_threads`` all equal to ``--threads`` (2 by default). A worker builds the
+workload, warms it up, times ``--repeats`` runs and reports the median, plus the peak resident
+memory the workload added (VmHWM reset before the timed runs, minus the RSS before setup).
+The table gives convgrad/PyTorch time ratios: below 1 means convgrad is faster.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md")
+
+# name, description, batch (images per step, for img/s), default repeats
+WORKLOADS = [
+    ("lenet_b64", "LeNet-5 train step, batch 64", 64, 40),
+    ("lenet_b256", "LeNet-5 train step, batch 256", 256, 20),
+    ("conv3x3", "3x3 conv 64->64 on 32x64x56x56, forward + input & weight gradients", None, 7),
+    ("resnet18_b8", "ResNet-18 inference, batch 8, 224x224", 8, 5),
+    ("resnet18_b1", "ResNet-18 inference, batch 1, 224x224", 1, 15),
+    ("small_resnet_train", "small ResNet (3 stages, 16-32-64) train step on 28x28, batch 128", 128, 10),
+    ("matmul2048", "float32 matrix product 2048^3 (NumPy vs torch.mm; the GEMM ceiling)", None, 7),
+]
+CONV3X3_FLOP = 3 * 2 * 32 * 64 * 64 * 9 * 56 * 56  # forward + two gradients, each one GEMM's worth
+MATMUL_FLOP = 2 * 2048 ** 3
+
+
+# ----------------------------------------------------------------------------------------------
+# Models written once against the shared API (convgrad.nn or torch.nn)
+# ----------------------------------------------------------------------------------------------
+def lenet5(nn):
+    return nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
+
+
+def basic_block_class(nn):
+    class BasicBlock(nn.Module):
+        def __init__(self, cin, cout, stride):
+            super().__init__()
+            self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+            self.bn1 = nn.BatchNorm2d(cout)
+            self.relu = nn.ReLU()
+            self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+            self.bn2 = nn.BatchNorm2d(cout)
+            self.downsample = None
+            if stride != 1 or cin != cout:
+                self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+        def forward(self, x):
+            identity = x if self.downsample is None else self.downsample(x)
+            out = self.relu(self.bn1(self.conv1(x)))
+            return self.relu(self.bn2(self.conv2(out)) + identity)
+
+    return BasicBlock
+
+
+def small_resnet(nn):
+    block = basic_block_class(nn)
+    return nn.Sequential(nn.Conv2d(1, 16, 3, 1, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU(),
+                         block(16, 16, 1), block(16, 32, 2), block(32, 64, 2),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10))
+
+
+def torch_resnet18(nn):
+    """torchvision's resnet18 layout (torchvision is not installed here)."""
+    block = basic_block_class(nn)
+    layers = [nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(3, 2, 1)]
+    cin = 64
+    for cout, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
+        layers += [block(cin, cout, stride), block(cout, cout, 1)]
+        cin = cout
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, 1000))
+
+
+# ----------------------------------------------------------------------------------------------
+# Framework adapters
+# ----------------------------------------------------------------------------------------------
+class Convgrad:
+    name = "convgrad"
+
+    def __init__(self):
+        import convgrad as cg
+        import convgrad.optim  # noqa: F401
+        self.cg = cg
+        self.nn = cg.nn
+        self.F = cg.nn.functional
+        self.optim = cg.optim
+        self.no_grad = cg.no_grad
+
+    def tensor(self, array, requires_grad=False):
+        return self.cg.tensor(array, requires_grad=requires_grad)
+
+    def channels_last(self, array):
+        import numpy as np
+        return np.ascontiguousarray(array.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+
+    def resnet18(self):
+        import convgrad.models
+        return convgrad.models.resnet18()
+
+    def matmul(self, a, b):
+        return lambda: a @ b
+
+
+class Torch:
+    name = "torch"
+
+    def __init__(self, threads):
+        import torch
+        torch.set_num_threads(threads)
+        self.torch = torch
+        self.nn = torch.nn
+        self.F = torch.nn.functional
+        self.optim = torch.optim
+        self.no_grad = torch.no_grad
+
+    def tensor(self, array, requires_grad=False):
+        return self.torch.tensor(array, requires_grad=requires_grad)
+
+    def channels_last(self, array):
+        return array  # PyTorch's default (and fastest here) CPU layout is NCHW
+
+    def resnet18(self):
+        return torch_resnet18(self.nn)
+
+    def matmul(self, a, b):
+        ta, tb = self.torch.from_numpy(a), self.torch.from_numpy(b)
+        return lambda: self.torch.mm(ta, tb)
+
+
+# ----------------------------------------------------------------------------------------------
+# Workloads: each returns a function that runs one step
+# ----------------------------------------------------------------------------------------------
+def _train_step(fw, model, x_shape, seed=0):
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    x = fw.tensor(rng.standard_normal(x_shape).astype(np.float32))
+    y = fw.tensor(rng.integers(0, 10, x_shape[0]).astype(np.int64))
+    opt = fw.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    model.train()
+
+    def step():
+        loss = fw.F.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
+def lenet_step(fw, batch):
+    return _train_step(fw, lenet5(fw.nn), (batch, 1, 28, 28))
+
+
+def conv3x3_step(fw):
+    import numpy as np
+    rng = np.random.default_rng(0)
+    x_np = fw.channels_last(rng.standard_normal((32, 64, 56, 56)).astype(np.float32))
+    w_np = (rng.standard_normal((64, 64, 3, 3)) * 0.05).astype(np.float32)
+    g_np = fw.channels_last(rng.standard_normal((32, 64, 56, 56)).astype(np.float32))
+    x = fw.tensor(x_np, requires_grad=True)
+    w = fw.tensor(w_np, requires_grad=True)
+    g = fw.tensor(g_np)
+
+    def step():
+        x.grad = None
+        w.grad = None
+        out = fw.F.conv2d(x, w, padding=1)
+        out.backward(g)
+    return step
+
+
+def resnet18_inference(fw, batch):
+    import numpy as np
+    model = fw.resnet18()
+    model.eval()
+    x = fw.tensor(np.random.default_rng(0).standard_normal((batch, 3, 224, 224)).astype(np.float32))
+
+    def step():
+        with fw.no_grad():
+            return model(x)
+    return step
+
+
+def small_resnet_step(fw):
+    return _train_step(fw, small_resnet(fw.nn), (128, 1, 28, 28))
+
+
+def matmul_step(fw):
+    import numpy as np
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((2048, 2048)).astype(np.float32)
+    b = rng.standard_normal((2048, 2048)).astype(np.float32)
+    return fw.matmul(a, b)
+
+
+SETUPS = {
+    "lenet_b64": lambda fw: lenet_step(fw, 64),
+    "lenet_b256": lambda fw: lenet_step(fw, 256),
+    "conv3x3": conv3x3_step,
+    "resnet18_b8": lambda fw: resnet18_inference(fw, 8),
+    "resnet18_b1": lambda fw: resnet18_inference(fw, 1),
+    "small_resnet_train": small_resnet_step,
+    "matmul2048": matmul_step,
+}
+
+
+# ----------------------------------------------------------------------------------------------
+# Worker: one framework, one workload, in its own process
+# ----------------------------------------------------------------------------------------------
+def _proc_status(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def _reset_peak():
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # resets VmHWM (the peak RSS) to the current RSS
+    except OSError:
+        pass
+
+
+def worker(framework, workload, repeats, threads, warmup):
+    fw = Convgrad() if framework == "convgrad" else Torch(threads)
+    rss_before = _proc_status("VmRSS")
+    try:
+        step = SETUPS[workload](fw)
+    except (ImportError, AttributeError, ModuleNotFoundError, NotImplementedError) as exc:
+        print(json.dumps({"skipped": f"{type(exc).__name__}: {exc}"}))
+        return
+    for _ in range(warmup):
+        step()
+    _reset_peak()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    peak = _proc_status("VmHWM") - rss_before
+    times.sort()
+    print(json.dumps({"median": times[len(times) // 2], "min": times[0], "max": times[-1],
+                      "peak_bytes": peak, "repeats": repeats}))
+
+
+def run_worker(framework, workload, repeats, threads, warmup):
+    env = dict(os.environ)
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[var] = str(threads)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    cmd = [sys.executable, "-m", "bench.run", "--worker", framework, workload, "--repeats", str(repeats),
+           "--threads", str(threads), "--warmup", str(warmup)]
+    proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"skipped": f"failed: {tail}"}
+    return json.loads(lines[-1])
+
+
+# ----------------------------------------------------------------------------------------------
+# Table and RESULTS.md
+# ----------------------------------------------------------------------------------------------
+def _throughput(workload, batch, seconds):
+    if workload == "conv3x3":
+        return f"{CONV3X3_FLOP / seconds / 1e9:.0f} GFLOP/s"
+    if workload == "matmul2048":
+        return f"{MATMUL_FLOP / seconds / 1e9:.0f} GFLOP/s"
+    if workload.startswith("resnet18"):
+        return f"{batch / seconds:.1f} img/s"
+    return f"{batch / seconds:,.0f} img/s"
+
+
+def _cell(result, workload, batch):
+    if "skipped" in result:
+        return "skipped", "", ""
+    t = result["median"]
+    return f"{t * 1e3:.1f} ms", _throughput(workload, batch, t), f"{result['peak_bytes'] / 2 ** 20:.0f}"
+
+
+def make_table(rows):
+    header = ("| workload | convgrad | PyTorch | ratio cg/torch | convgrad throughput | PyTorch throughput "
+              "| convgrad peak MB | PyTorch peak MB |")
+    lines = [header, "|" + "---|" * 8]
+    for (name, label, batch, _), res in rows:
+        cg_t, cg_thr, cg_mem = _cell(res["convgrad"], name, batch)
+        t_t, t_thr, t_mem = _cell(res["torch"], name, batch)
+        if "median" in res["convgrad"] and "median" in res["torch"]:
+            ratio = f"**{res['convgrad']['median'] / res['torch']['median']:.2f}**"
+        else:
+            ratio = "—"
+        lines.append(f"| {label} | {cg_t} | {t_t} | {ratio} | {cg_thr} | {t_thr} | {cg_mem} | {t_mem} |")
+    return "\n".join(lines)
+
+
+def machine_info():
+    import numpy
+    info = {"python": platform.python_version(), "numpy": numpy.__version__, "platform": platform.platform()}
+    try:
+        import torch
+        info["torch"] = torch.__version__
+    except ImportError:
+        info["torch"] = "not installed"
+    try:
+        import convgrad
+        info["convgrad"] = convgrad.__version__
+    except ImportError:
+        info["convgrad"] = "?"
+    cpu = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    info["cpu"] = f"{cpu}, {os.cpu_count()} logical CPUs"
+    try:
+        blas = numpy.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        info["blas"] = f"{blas.get('name')} {blas.get('version')}"
+    except Exception:  # noqa: BLE001  (show_config's layout differs between NumPy versions)
+        info["blas"] = "?"
+    return info
+
+
+def write_results(table, info, command, threads, load_before, load_after, notes):
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    text = f"""# convgrad vs PyTorch CPU
+
+Generated by `{command}` on {now}. Do not edit by hand: rerun the command.
+
+- Machine: {info['cpu']}; {info['platform']}
+- Versions: Python {info['python']}, NumPy {info['numpy']} ({info['blas']}), PyTorch {info['torch']}, convgrad {info['convgrad']}
+- Threads: {threads} for both (BLAS/OpenMP environment variables and `torch.set_num_threads`)
+- Method: each (framework, workload) in its own process; warm-up, then the median of repeated runs.
+  Peak MB is the resident memory the workload added (peak RSS during the timed runs minus RSS before setup).
+- Load average before / after the run: {load_before} / {load_after} (the machine is shared; times are noisy)
+
+{table}
+
+Ratio = convgrad time / PyTorch time (below 1: convgrad is faster). Goal: at most 1.5 on every row.
+{notes}
+"""
+    with open(RESULTS, "w") as f:
+        f.write(text)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--only", nargs="*", help="workload names: " + ", ".join(w[0] for w in WORKLOADS))
+    parser.add_argument("--repeats", type=int, default=None, help="override every workload's repeat count")
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--write", action="store_true", help="write bench/RESULTS.md even with --only")
+    parser.add_argument("--no-write", action="store_true", help="do not write bench/RESULTS.md")
+    parser.add_argument("--worker", nargs=2, metavar=("FRAMEWORK", "WORKLOAD"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        worker(args.worker[0], args.worker[1], args.repeats or 5, args.threads, args.warmup)
+        return
+    selected = [w for w in WORKLOADS if not args.only or w[0] in args.only]
+    load_before = " ".join(f"{v:.2f}" for v in os.getloadavg())
+    rows = []
+    for workload in selected:
+        name, label, batch, repeats = workload
+        res = {}
+        for framework in ("convgrad", "torch"):
+            res[framework] = run_worker(framework, name, args.repeats or repeats, args.threads, args.warmup)
+        rows.append((workload, res))
+        c, t = res["convgrad"], res["torch"]
+        ratio = f"{c['median'] / t['median']:.2f}" if "median" in c and "median" in t else "—"
+        print(f"{name:20s} convgrad {_cell(c, name, batch)[0]:>12s}  torch {_cell(t, name, batch)[0]:>12s}"
+              f"  ratio {ratio}" + (f"  ({c.get('skipped') or t.get('skipped')})" if ratio == "—" else ""),
+              flush=True)
+    load_after = " ".join(f"{v:.2f}" for v in os.getloadavg())
+    table = make_table(rows)
+    print()
+    print(table)
+    if (not args.only or args.write) and not args.no_write:
+        command = "/work/venv/bin/python -m bench" + (f" --threads {args.threads}" if args.threads != 2 else "")
+        notes_path = os.path.join(os.path.dirname(RESULTS), "NOTES.md")
+        notes = ""
+        if os.path.exists(notes_path):
+            with open(notes_path) as f:
+                notes = "\n" + f.read()
+        write_results(table, machine_info(), command, args.threads, load_before, load_after, notes)
+        print(f"\nwrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
