@@ -269,11 +269,7 @@ def build_model(name, **kwargs):
     arguments) so that a checkpoint of the model can rebuild it."""
     from .. import models
 
-    if name == "lenet5" and name not in models.list_models():
-        from ..models.lenet import lenet5 as builder  # until the registry lists lenet5 itself
-        model = builder(**kwargs)
-    else:
-        model = models.get_model(name, **kwargs)
+    model = models.get_model(name, **kwargs)
     if not getattr(model, "model_config", None):  # builders that record themselves know their defaults
         model.model_config = {"name": name, "kwargs": dict(kwargs)}
     return model

@@ -1,0 +1,153 @@
+"""The convgrad command: a short real train -> evaluate -> predict, and bad input of every kind
+giving one readable line on stderr and a non-zero exit (never a traceback)."""
+import gzip
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from convgrad.cli import main
+from convgrad.data import MNIST
+from convgrad.io import build_model, save_checkpoint
+
+QUICK = ["--max-train", "1000", "--max-test", "500", "--epochs", "2", "--batch-size", "25", "--schedule", "none",
+         "--lr", "0.003", "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One short real training run through the CLI, shared by the tests below."""
+    out = tmp_path_factory.mktemp("run") / "r"
+    code = main(["train", *QUICK, "--out", str(out)])
+    assert code == 0
+    return out
+
+
+def test_train_prints_accuracy_and_saves(trained, capsys):
+    assert (trained / "model.npz").exists() and (trained / "config.json").exists()
+    code = main(["evaluate", str(trained / "model.npz")])
+    out = capsys.readouterr().out.strip()
+    assert code == 0 and out.startswith("accuracy: 0.")
+    assert float(out.split()[1]) > 0.8
+
+
+def test_train_output_and_evaluate_agree(tmp_path, capsys):
+    code = main(["train", *QUICK, "--max-train", "300", "--out", str(tmp_path / "a"), "--optimizer", "sgd",
+                 "--lr", "0.05", "--schedule", "cosine", "--no-augment"])
+    printed = capsys.readouterr().out
+    assert code == 0
+    line = [x for x in printed.splitlines() if x.startswith("test accuracy:")][0]
+    assert "on 500 test images" in line
+    assert f"saved model to {tmp_path / 'a' / 'model.npz'}" in printed
+    assert "images/s" in printed
+    main(["evaluate", str(tmp_path / "a" / "model.npz")])
+    assert capsys.readouterr().out.strip() == "accuracy: " + line.split()[2]
+
+
+def test_evaluate_on_a_directory(trained, tmp_path, capsys):
+    test = MNIST(train=False)
+    with gzip.open(tmp_path / "t10k-images-idx3-ubyte.gz", "wb") as f:
+        f.write(bytes([0, 0, 8, 3]) + np.array([200, 28, 28], ">u4").tobytes() + test.data[:200].tobytes())
+    with open(tmp_path / "t10k-labels-idx1-ubyte", "wb") as f:
+        f.write(bytes([0, 0, 8, 1]) + np.array([200], ">u4").tobytes() + test.targets[:200].astype(np.uint8).tobytes())
+    assert main(["evaluate", str(trained / "model.npz"), "--data", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.startswith("accuracy: ")
+
+
+def save_png(path, digit, invert=False, scale=4):
+    img = Image.fromarray(255 - digit if invert else digit).resize((28 * scale, 28 * scale), Image.BILINEAR)
+    img.convert("RGB").save(path)
+    return str(path)
+
+
+def test_predict(trained, tmp_path, capsys):
+    test = MNIST(train=False)
+    paths = [save_png(tmp_path / f"d{i}.png", test.data[i], invert=i % 2 == 0) for i in range(6)]
+    assert main(["predict", str(trained / "model.npz"), *paths]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 6
+    predicted = [int(line.split(": ")[1].split()[0]) for line in lines]
+    probs = [float(line.split("probability ")[1].rstrip(")")) for line in lines]
+    assert all(0.1 <= p <= 1 for p in probs)
+    assert sum(p == t for p, t in zip(predicted, test.targets[:6])) >= 4
+
+
+def bad_checkpoints(tmp_path):
+    other = build_model("lenet5", num_classes=5)  # a model of another shape under the same name
+    wrong = tmp_path / "wrong.npz"
+    save_checkpoint(wrong, other, model_kwargs={"num_classes": 10, "variant": "classic"})
+    rgb = tmp_path / "rgb.npz"
+    save_checkpoint(rgb, build_model("lenet5", in_channels=3), preprocessing={"input_size": [3, 32, 32]})
+    garbage = tmp_path / "garbage.npz"
+    garbage.write_bytes(os.urandom(300))
+    return wrong, rgb, garbage
+
+
+def cases(tmp_path, trained):
+    wrong, rgb, garbage = bad_checkpoints(tmp_path)
+    empty = tmp_path / "empty_dir"
+    empty.mkdir()
+    bad_data = tmp_path / "bad_data"
+    bad_data.mkdir()
+    (bad_data / "train-images-idx3-ubyte").write_bytes(b"\x00\x00\x08\x03" + b"\x00" * 5)
+    (bad_data / "train-labels-idx1-ubyte").write_bytes(b"\x00\x00\x08\x01\x00\x00\x00\x01\x05")
+    (tmp_path / "file").write_text("x")
+    notes = tmp_path / "notes.png"
+    notes.write_text("not an image")
+    model = str(trained / "model.npz")
+    return [
+        (["train", "--data", str(tmp_path / "nope")], 1, "data directory '.*nope' does not exist"),
+        (["train", "--data", str(empty)], 1, "has no train-images-idx3-ubyte"),
+        (["train", "--data", str(bad_data)], 1, "truncated inside its header"),
+        (["train", "--model", "lenet7"], 1, "unknown model 'lenet7'; available models: .*lenet5"),
+        (["train", "--epochs", "0"], 2, "--epochs: must be a positive integer, got 0"),
+        (["train", "--epochs", "ten"], 2, "--epochs: expected a positive integer, got 'ten'"),
+        (["train", "--lr", "-0.1"], 2, r"--lr: must be a number in \(0, 10\]"),
+        (["train", "--lr", "nan"], 2, "--lr: must be a number"),
+        (["train", "--batch-size", "-3"], 2, "--batch-size: must be a positive integer"),
+        (["train", "--optimizer", "rmsprop"], 2, "--optimizer: invalid choice"),
+        (["train", "--seed", "-1"], 2, "--seed: must be an integer >= 0"),
+        (["train", "--out", str(tmp_path / "file")], 1, "exists and is not a directory"),
+        (["train", "--out", str(trained)], 1, "already holds a run; continue it with --resume"),
+        (["train", "--resume", str(empty)], 1, "is not a run directory"),
+        (["train", "--resume", str(trained)], 1, "has already finished"),
+        (["train", "--resume", str(trained), "--out", "x"], 2, "do not combine it with --out"),
+        (["evaluate", str(tmp_path / "missing.npz")], 1, "checkpoint '.*missing.npz' does not exist"),
+        (["evaluate", str(garbage)], 1, "garbage.npz' is not a .npz file|corrupt"),
+        (["evaluate", str(notes)], 1, "not a .npz file"),
+        (["evaluate", str(wrong)], 1, "does not fit LeNet5.*fc3.weight"),
+        (["evaluate", str(rgb)], 1, "lenet5 model for 3x32x32 input; MNIST digits are 1x28x28"),
+        (["evaluate", model, "--data", str(tmp_path / "nope")], 1, "does not exist or is not a directory"),
+        (["predict", model, str(notes)], 1, "cannot read '.*notes.png' as an image"),
+        (["predict", model, str(tmp_path / "nothing.png")], 1, "image '.*nothing.png' does not exist"),
+        (["predict", str(wrong), str(notes)], 1, "does not fit LeNet5"),
+        (["predict", model], 2, "the following arguments are required: IMAGE"),
+        (["frobnicate"], 2, "invalid choice: 'frobnicate'"),
+    ]
+
+
+def test_bad_input_one_line_and_nonzero_exit(trained, tmp_path, capsys):
+    for argv, code, pattern in cases(tmp_path, trained):
+        got = main(argv + (["--no-progress"] if argv[0] == "train" and "--resume" not in argv else []))
+        captured = capsys.readouterr()
+        err = captured.err.strip()
+        assert got == code, (argv, got, err)
+        assert "Traceback" not in captured.err and len(err.splitlines()) == 1, (argv, err)
+        import re
+        assert re.search(pattern, err), (argv, err)
+        assert err.startswith("convgrad"), err
+
+
+def test_console_script_subprocess(trained, tmp_path):
+    """The real entry point: exit status and stderr of a separate process."""
+    exe = os.path.join(os.path.dirname(sys.executable), "convgrad")
+    cmd = [exe] if os.path.exists(exe) else [sys.executable, "-m", "convgrad.cli"]
+    bad = subprocess.run(cmd + ["evaluate", str(tmp_path / "none.npz")], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and "does not exist" in bad.stderr
+    ok = subprocess.run(cmd + ["evaluate", str(trained / "model.npz")], capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0 and ok.stdout.startswith("accuracy: 0.")
+    helptext = subprocess.run(cmd + ["train", "--help"], capture_output=True, text=True, timeout=120).stdout
+    assert "--checkpoint-every" in helptext and "--resume" in helptext and "one-cycle" in helptext
