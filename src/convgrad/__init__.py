@@ -20,6 +20,8 @@ from . import filters, image
 from . import optim
 from .inspect.summary import explain, summary
 from . import onnx
+from . import data, io, models, training
+from .io import load, save
 from .functional import (abs, amax, amin, argmax, argmin, cat, chunk, clamp, clip, concatenate, cos, exp,
                          flatten, flip, log, logsumexp, matmul, maximum, mean, minimum, permute, reshape,
                          sigmoid, sin, softmax, split, sqrt, squeeze, stack, std, sum, tanh, transpose,
