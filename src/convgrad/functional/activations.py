@@ -23,7 +23,7 @@ import numpy as np
 
 from ..tensor import Function, Tensor
 from ._shapes import shape_repr
-from ._util import ArgumentError, ShapeError
+from ._util import ArgumentError, DTypeError, ShapeError
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
@@ -354,9 +354,9 @@ class LogSoftmax(_Pointwise):
 # ----------------------------------------------------------------------------------------------
 def _check_tensor(op, input, floating=True):
     if not isinstance(input, Tensor):
-        raise TypeError(f"{op}: expected a convgrad Tensor, got {type(input).__name__}")
+        raise DTypeError(f"{op}: expected a convgrad Tensor, got {type(input).__name__}")
     if floating and input.dtype.kind != "f":
-        raise TypeError(f"{op}: expected a floating point tensor, got dtype {input.dtype}")
+        raise DTypeError(f"{op}: expected a floating point tensor, got dtype {input.dtype}")
 
 
 def _finite_number(op, name, value):

@@ -19,7 +19,7 @@ import numpy as np
 from .. import backend
 from ..tensor import Function, Tensor
 from ._shapes import shape_repr
-from ._util import ArgumentError, ShapeError
+from ._util import ArgumentError, DTypeError, ShapeError
 
 # SELU's negative saturation value lambda * alpha (PyTorch's constant)
 _ALPHA_PRIME = 1.7580993408473766
@@ -48,9 +48,9 @@ class MaskedAffine(Function):
 
 def _check(op, input, p):
     if not isinstance(input, Tensor):
-        raise TypeError(f"{op}: expected a convgrad Tensor, got {type(input).__name__}")
+        raise DTypeError(f"{op}: expected a convgrad Tensor, got {type(input).__name__}")
     if input.dtype.kind != "f":
-        raise TypeError(f"{op}: expected a floating point tensor, got dtype {input.dtype}")
+        raise DTypeError(f"{op}: expected a floating point tensor, got dtype {input.dtype}")
     p = float(p)
     if not 0.0 <= p <= 1.0:  # also rejects NaN
         raise ArgumentError(f"{op}: dropout probability has to be between 0 and 1, but got {p}")

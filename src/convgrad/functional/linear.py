@@ -12,7 +12,7 @@ import numpy as np
 
 from ..tensor import Function, Tensor
 from ._shapes import shape_repr
-from ._util import ShapeError
+from ._util import DTypeError, ShapeError
 
 
 def _rows(x):
@@ -83,14 +83,14 @@ class Bilinear(Function):
 
 def _check_float_tensor(op, name, t):
     if not isinstance(t, Tensor):
-        raise TypeError(f"{op}: expected {name} to be a convgrad Tensor, got {type(t).__name__}")
+        raise DTypeError(f"{op}: expected {name} to be a convgrad Tensor, got {type(t).__name__}")
     if t.dtype.kind != "f":
-        raise TypeError(f"{op}: expected a floating point {name}, got dtype {t.dtype}")
+        raise DTypeError(f"{op}: expected a floating point {name}, got dtype {t.dtype}")
 
 
 def _check_dtypes(op, input, weight):
     if input.dtype != weight.dtype:
-        raise TypeError(f"{op}: input has dtype {input.dtype} but weight has dtype {weight.dtype}; "
+        raise DTypeError(f"{op}: input has dtype {input.dtype} but weight has dtype {weight.dtype}; "
                         f"convert one of them (e.g. model.to(np.{input.dtype}) or x.to(np.{weight.dtype}))")
 
 

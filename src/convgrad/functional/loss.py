@@ -22,7 +22,7 @@ import numpy as np
 from ..kernels.broadcast import sum_to_shape
 from ..tensor import Function, Tensor
 from ._shapes import shape_repr
-from ._util import ArgumentError, ShapeError
+from ._util import ArgumentError, DTypeError, ShapeError
 
 _REDUCTIONS = ("none", "mean", "sum")
 
@@ -46,18 +46,18 @@ def _as_tensor(op, name, value):
     if isinstance(value, Tensor):
         return value
     if value is None:
-        raise TypeError(f"{op}: {name} is required, got None")
+        raise DTypeError(f"{op}: {name} is required, got None")
     try:
         return Tensor(np.asarray(value))
     except (TypeError, ValueError) as e:
-        raise TypeError(f"{op}: expected {name} to be a Tensor or array, got {type(value).__name__}") from e
+        raise DTypeError(f"{op}: expected {name} to be a Tensor or array, got {type(value).__name__}") from e
 
 
 def _check_input(op, input, min_ndim=0):
     if not isinstance(input, Tensor):
-        raise TypeError(f"{op}: expected input to be a convgrad Tensor, got {type(input).__name__}")
+        raise DTypeError(f"{op}: expected input to be a convgrad Tensor, got {type(input).__name__}")
     if input.dtype.kind != "f":
-        raise TypeError(f"{op}: expected a floating point input, got dtype {input.dtype}")
+        raise DTypeError(f"{op}: expected a floating point input, got dtype {input.dtype}")
     if input.ndim < min_ndim:
         raise ShapeError(f"{op}: expected an input with at least {min_ndim} dimension(s), got "
                          f"{shape_repr(input.shape)}")
@@ -112,7 +112,7 @@ def _check_class_targets(op, input, target, ignore_index):
     """Integer targets of shape (N, d1, ...) with values in [0, C) (or equal to ignore_index)."""
     expected = tuple(input.shape[:1]) + tuple(input.shape[2:]) if input.ndim >= 2 else ()
     if target.dtype.kind not in "iu":
-        raise TypeError(f"{op}: expected class indices as an integer target of shape {shape_repr(expected)} "
+        raise DTypeError(f"{op}: expected class indices as an integer target of shape {shape_repr(expected)} "
                         f"(or class probabilities of the input's shape {shape_repr(input.shape)}), got "
                         f"{target.dtype} target of shape {shape_repr(target.shape)}")
     if tuple(target.shape) != expected:
@@ -502,7 +502,7 @@ def _check_pair(op, input, target, same_shape=False):
     _check_input(op, input)
     target = _as_tensor(op, "target", target)
     if target.dtype.kind not in "fb" and target.dtype.kind not in "iu":
-        raise TypeError(f"{op}: expected a numeric target, got dtype {target.dtype}")
+        raise DTypeError(f"{op}: expected a numeric target, got dtype {target.dtype}")
     if target.dtype != input.dtype:
         target = target.to(input.dtype)
     if tuple(target.shape) != tuple(input.shape):

@@ -15,6 +15,7 @@ import numpy as np
 
 from .. import backend
 from ..tensor import Function, Tensor
+from ._util import DTypeError
 
 
 class L1Penalty(Function):
@@ -56,7 +57,7 @@ def _collect(op, parameters):
     for i, p in enumerate(params):
         if not isinstance(p, Tensor) or p.dtype.kind != "f":
             what = type(p).__name__ if not isinstance(p, Tensor) else f"a tensor of dtype {p.dtype}"
-            raise TypeError(f"{op}: expected floating point tensors (parameters), got {what} at position {i}")
+            raise DTypeError(f"{op}: expected floating point tensors (parameters), got {what} at position {i}")
     return params
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from .. import backend
 from .. import functional as F
 from ..functional._shapes import shape_repr
-from ..functional._util import ArgumentError, ShapeError
+from ..functional._util import ArgumentError, DTypeError, ShapeError
 from . import init
 from .module import Module
 from .parameter import Parameter
@@ -71,7 +71,7 @@ class Linear(Module):
             got = shape_repr(input.shape) if hasattr(input, "shape") else type(input).__name__
             raise ShapeError(f"{self._name()}: expected input with last dimension {self.in_features}, got {got}")
         if input.dtype != self.weight.dtype:
-            raise TypeError(f"{self._name()}: input has dtype {input.dtype} but the layer's weight is "
+            raise DTypeError(f"{self._name()}: input has dtype {input.dtype} but the layer's weight is "
                             f"{self.weight.dtype}; convert the input (x.to(np.{self.weight.dtype})) or the "
                             f"model (model.to(np.{input.dtype}))")
         return F.linear(input, self.weight, self.bias)
