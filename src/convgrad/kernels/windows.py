@@ -302,10 +302,11 @@ def crop_axes(a, spatial, lo, sizes):
 # Average: window sums, PyTorch's divisors, and spreading a gradient back over windows
 # ----------------------------------------------------------------------------------------------
 def sum_windows(xp, spatial, kernel, stride, out, dilation=None):
-    """Sum of every window of the (already padded) ``xp``, separably, last axis first."""
+    """Sum of every window of the (already padded) ``xp``, separably, the axis with the largest
+    memory stride first (the first, largest pass then reads contiguous rows)."""
     dilation = dilation or (1,) * len(kernel)
     a = xp
-    for ax, k, s, d, o in reversed(list(zip(spatial, kernel, stride, dilation, out))):
+    for ax, k, s, d, o in sorted(zip(spatial, kernel, stride, dilation, out), key=lambda t: -abs(xp.strides[t[0]])):
         cur = offset_view(a, ax, 0, s, o)
         for j in range(1, k):
             v = offset_view(a, ax, j * d, s, o)
