@@ -233,6 +233,18 @@ def test_output_shape_rule_matches_forward():
         assert out.shape == rule
 
 
+def test_backward_twice_with_retain_graph_accumulates():
+    rng = np.random.default_rng(4)
+    x = cg.tensor(rng.standard_normal((2, 32, 5, 5)), requires_grad=True)
+    w = cg.tensor(rng.standard_normal((32, 32, 3, 3)), requires_grad=True)
+    out = F.conv2d(x, w, padding=1)
+    out.sum().backward(retain_graph=True)
+    first_x, first_w = x.grad.numpy().copy(), w.grad.numpy().copy()
+    out.sum().backward()
+    assert_close(x.grad.numpy(), 2 * first_x, 1e-12, "input gradient")
+    assert_close(w.grad.numpy(), 2 * first_w, 1e-12, "weight gradient")
+
+
 def test_unbatched_input():
     rng = np.random.default_rng(2)
     x, w = rng.standard_normal((3, 6, 6)), rng.standard_normal((2, 3, 3, 3))

@@ -43,12 +43,11 @@ class ConvNd(Function):
         need_x, need_w, need_b = ctx.needs_input_grad
         gl = np.ascontiguousarray(to_channels_last(grad))
         gx = gw = gb = None
+        if need_w:  # the saved columns stay in ctx: backward(retain_graph=True) may come back for them
+            gw = conv_weight_grad(ctx.saved_x, gl, ctx.weight_shape, stride, dilation, groups)
         if need_x:
             gxl = conv_input_grad(gl, ctx.weight, ctx.in_shape, stride, pad_lo, pad_hi, dilation, groups)
             gx = to_channels_first(gxl)
-        if need_w:
-            gw = conv_weight_grad(ctx.saved_x, gl, ctx.weight_shape, stride, dilation, groups)
-            ctx.saved_x = None
         if need_b:
             gb = gl.reshape(-1, gl.shape[-1]).sum(axis=0)
         return gx, gw, gb

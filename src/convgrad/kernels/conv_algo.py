@@ -129,14 +129,14 @@ def conv_forward(xl, weight, stride, pad_lo, pad_hi, dilation, groups, keep_cols
 def conv_weight_grad(saved, gl, weight_shape, stride, dilation, groups):
     """``dw[oc, c, k] = sum over (n, o) of cols[(n, o), (k, c)] * dy[(n, o), oc]``.
 
-    Uses (and then releases) the forward's column buffer when it was kept.
+    Uses the forward's column buffer when it was kept (it is not released here: a second
+    backward pass with ``retain_graph=True`` needs it again).
     """
-    kind, array, buf = saved
+    kind, array, _ = saved
     kernel = tuple(weight_shape[2:])
     out_spatial = gl.shape[1:-1]
     if kind == "cols":
         gw = group_gemm(array, _grad_matrix(gl, groups), transpose_a=True)
-        WORKSPACE.give(buf)
         return weight_from_matrix(gw, weight_shape, groups)
     xpad = array
     n, c = xpad.shape[0], xpad.shape[-1]
