@@ -30,18 +30,18 @@ class ExportError(ConvgradError, ValueError):
 def _import_onnx():
     try:
         import onnx
-        from onnx import helper, numpy_helper
+        from onnx import helper
     except ImportError:  # pragma: no cover - depends on the environment
         raise ImportError("convgrad.onnx.export needs the 'onnx' package: pip install onnx "
                           "(or pip install convgrad[onnx])") from None
-    return onnx, helper, numpy_helper
+    return onnx, helper
 
 
 class _Graph:
     """Names for tensors, initializers and nodes while the ONNX graph is assembled."""
 
-    def __init__(self, onnx_mod, helper, numpy_helper, model, opset, dynamic_batch):
-        self.onnx, self.helper, self.numpy_helper = onnx_mod, helper, numpy_helper
+    def __init__(self, onnx_mod, helper, model, opset, dynamic_batch):
+        self.onnx, self.helper = onnx_mod, helper
         self.opset = opset
         self.dynamic_batch = dynamic_batch
         self.names = {}          # id(Tensor) -> ONNX value name
@@ -70,7 +70,7 @@ class _Graph:
             name = self.fresh("const")
         if name not in self.init_names:
             self.init_names.add(name)
-            self.initializers.append(self.numpy_helper.from_array(array, name))
+            self.initializers.append((name, array))
         return name
 
     def const(self, values, dtype=np.int64):
@@ -206,7 +206,7 @@ def _pad(g, ev, x):
     return g.node("Pad", inputs, ev.name, mode=_PAD_MODES[mode])
 
 
-def _pool_attrs(g, ev, inp, out, kernel, stride, padding, dilation, ceil_mode):
+def _pool_attrs(inp, out, kernel, stride, padding, dilation):
     """Pads for an ONNX pool: PyTorch's output size (incl. its ceil_mode rule that the last window
     must start inside the input) is reproduced with explicit end padding and ceil_mode=0."""
     n = len(kernel)
@@ -225,7 +225,7 @@ def _max_pool(g, ev, x):
     kernel, stride, padding, dilation = (tuple(int(v) for v in a) for a in ev.args[1:5])
     if ev.kwargs.get("return_indices"):
         raise ExportError(f"max_pool in '{ev.name}': return_indices does not export (ONNX indices differ)")
-    attrs, _ = _pool_attrs(g, ev, inp, out, kernel, stride, padding, dilation, ev.kwargs.get("ceil_mode", False))
+    attrs, _ = _pool_attrs(inp, out, kernel, stride, padding, dilation)
     if ev.kwargs.get("take_max", True):
         return g.node("MaxPool", [g.value(inp)], ev.name, dilations=list(dilation), **attrs)
     neg = g.node("Neg", [g.value(inp)], ev.name)  # min pooling = -maxpool(-x)
@@ -239,7 +239,7 @@ def _avg_pool(g, ev, x):
     if kw.get("divisor_override"):
         raise ExportError(f"avg_pool in '{ev.name}': divisor_override has no ONNX equivalent")
     kernel, stride, padding = (tuple(int(v) for v in a) for a in ev.args[1:4])
-    attrs, extra = _pool_attrs(g, ev, inp, out, kernel, stride, padding, (1,) * len(kernel), kw.get("ceil_mode"))
+    attrs, extra = _pool_attrs(inp, out, kernel, stride, padding, (1,) * len(kernel))
     include = bool(kw.get("count_include_pad", True)) and any(padding)
     if extra and include:
         # PyTorch counts the padding but not the overhang of a ceil_mode window; ONNX cannot
@@ -267,14 +267,33 @@ def _adaptive_pool(g, ev, x, op):
         if all(v == 1 for v in k):
             return g.node("Identity", [g.value(inp)], ev.name)
         return g.node(op, [g.value(inp)], ev.name, kernel_shape=k, strides=k)
-    if op != "AveragePool" or len(ins) != 2:
-        raise ExportError(f"adaptive pooling in '{ev.name}': input size {tuple(ins)} is not a multiple of the "
-                          f"output size {tuple(outs)}, which ONNX pooling cannot express; export with an "
-                          "input size that is")
+    if len(ins) != 2:
+        raise ExportError(f"adaptive pooling in '{ev.name}': {len(ins)}-d input size {tuple(ins)} is not a "
+                          f"multiple of the output size {tuple(outs)}; only 2-d exports that case")
+    if op == "MaxPool":
+        return _adaptive_max_windows(g, ev, inp, ins, outs)
     # adaptive average pooling is linear and separable: Y = A_h @ X @ A_w^T (MatMul broadcasts over N, C)
     a_h, a_w = (_averaging_matrix(i, o, inp.dtype) for i, o in zip(ins, outs))
     rows = g.node("MatMul", [g.value(inp), g.value(np.ascontiguousarray(a_w.T))], ev.name)
     return g.node("MatMul", [g.value(a_h), rows], ev.name)
+
+
+def _adaptive_max_windows(g, ev, inp, ins, outs):
+    """Adaptive max pooling with uneven windows: one Slice + ReduceMax per output cell, concatenated."""
+    name = g.value(inp)
+    rows = []
+    for i in range(outs[0]):
+        h0, h1 = (i * ins[0]) // outs[0], -(-((i + 1) * ins[0]) // outs[0])
+        cells = []
+        for j in range(outs[1]):
+            w0, w1 = (j * ins[1]) // outs[1], -(-((j + 1) * ins[1]) // outs[1])
+            window = g.node("Slice", [name, g.const([h0, w0]), g.const([h1, w1]), g.const([2, 3])], ev.name)
+            if g.opset < 18:
+                cells.append(g.node("ReduceMax", [window], ev.name, axes=[2, 3], keepdims=1))
+            else:
+                cells.append(g.node("ReduceMax", [window, g.const([2, 3])], ev.name, keepdims=1))
+        rows.append(g.node("Concat", cells, ev.name, axis=3))
+    return g.node("Concat", rows, ev.name, axis=2)
 
 
 def _unary(op_type, **attrs):
@@ -542,13 +561,13 @@ def export(model, example_input, path=None, opset_version=17, input_names=None, 
 
         >>> convgrad.onnx.export(convgrad.models.resnet18(), convgrad.randn(1, 3, 224, 224), "r18.onnx")
     """
-    onnx_mod, helper, numpy_helper = _import_onnx()
+    onnx_mod, helper = _import_onnx()
     if int(opset_version) < 17:
         raise ExportError(f"convgrad.onnx.export: opset_version must be >= 17, got {opset_version}")
     x = example_input if isinstance(example_input, Tensor) else Tensor(np.asarray(example_input))
     if x.dtype.kind != "f":
         raise ExportError(f"convgrad.onnx.export: example_input must be floating point, got {x.dtype}")
-    g = _Graph(onnx_mod, helper, numpy_helper, model, int(opset_version), dynamic_batch)
+    g = _Graph(onnx_mod, helper, model, int(opset_version), dynamic_batch)
     g.batch = x.shape[0] if x.ndim else 1
     with no_grad(), eval_mode(model), record(model, is_leaf=lambda m: False) as events:
         output = model(x)
@@ -573,8 +592,9 @@ def export(model, example_input, path=None, opset_version=17, input_names=None, 
     graph = helper.make_graph(
         g.nodes, type(model).__name__,
         [_value_info(helper, in_name, x, dynamic_batch)],
-        [_value_info(helper, n, t, dynamic_batch) for t, n in zip(outputs, output_names)],
-        initializer=g.initializers)
+        [_value_info(helper, n, t, dynamic_batch) for t, n in zip(outputs, output_names)])
+    for name, array in g.initializers:  # filled in place: no intermediate TensorProto copies of big weights
+        _fill_tensor(graph.initializer.add(), helper, name, array)
     proto = helper.make_model(graph, producer_name="convgrad",
                               opset_imports=[helper.make_opsetid("", int(opset_version))])
     if check:
@@ -600,6 +620,14 @@ def _check_constants(model, x, events, free):
             raise ExportError(f"convgrad.onnx.export: a tensor used by '{ev.type_name}' in "
                               f"'{ev.name or type(model).__name__}' was made outside convgrad's ops and "
                               "depends on the input (NumPy code in forward?); it cannot be exported")
+
+
+def _fill_tensor(proto, helper, name, array):
+    """What ``numpy_helper.from_array`` does, written into an existing TensorProto."""
+    proto.name = name
+    proto.data_type = helper.np_dtype_to_tensor_dtype(array.dtype)
+    proto.dims.extend(array.shape)
+    proto.raw_data = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
 
 
 def _value_info(helper, name, tensor, dynamic_batch):
