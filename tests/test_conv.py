@@ -233,6 +233,26 @@ def test_output_shape_rule_matches_forward():
         assert out.shape == rule
 
 
+@pytest.mark.parametrize("algorithm", ["col2im", "flip", "auto"])
+@pytest.mark.parametrize("dims,config", CONV_GRID[:8] + CONV_GRID[24:27] + CONV_GRID[34:36])
+def test_every_input_gradient_algorithm_matches_torch(algorithm, dims, config):
+    previous = conv_algo.set_conv_algorithm(algorithm)
+    try:
+        _run_grid(CONV_FNS, dims, config, np.float64, f"conv{dims}d")
+    finally:
+        conv_algo.set_conv_algorithm(previous)
+
+
+def test_auto_algorithm_caches_one_choice_per_shape():
+    x = cg.tensor(np.ones((1, 4, 6, 6)), requires_grad=True)
+    w = cg.tensor(np.ones((4, 4, 3, 3)))
+    F.conv2d(x, w, padding=1).sum().backward()
+    choices = conv_algo.conv_algorithm_choices()
+    assert any(key[0] == (1, 6, 6, 4) and value in ("flip", "col2im") for key, value in choices.items())
+    with pytest.raises(ValueError, match="set_conv_algorithm"):
+        conv_algo.set_conv_algorithm("winograd-ish")
+
+
 def test_backward_twice_with_retain_graph_accumulates():
     rng = np.random.default_rng(4)
     x = cg.tensor(rng.standard_normal((2, 32, 5, 5)), requires_grad=True)

@@ -2,36 +2,41 @@
 
 Three primitives cover every convolution and transposed convolution:
 
-* :func:`conv_forward`  ``y = x (*) w``                 (im2col + one GEMM per group)
-* :func:`conv_input_grad`  ``dx = dy (*)^T w``         (GEMM + col2im; also the forward of
-  a transposed convolution)
-* :func:`conv_weight_grad` ``dw = cols(x)^T dy``         (reuses the forward's column buffer)
+* :func:`conv_forward`      ``y = x (*) w``          im2col + one GEMM (per group)
+* :func:`conv_weight_grad`  ``dw = cols(x)^T dy``     one GEMM on the forward's column buffer
+* :func:`conv_input_grad`   ``dx = dy (*)^T w``       also the forward of a transposed convolution
 
 The column buffer is the big allocation: ``N * prod(out) * prod(kernel) * C`` elements. Before
 allocating it the drivers estimate its size and, when it would exceed the workspace limit
 (:func:`set_workspace_limit`, 1 GiB by default), process the batch in chunks instead of failing.
+Column buffers are recycled through a pool (:data:`WORKSPACE`) so that repeated calls do not
+page-fault fresh memory in.
 
-Algorithm choice: ``set_conv_algorithm('auto' | 'im2col' | 'winograd')``. ``auto`` uses
-Winograd F(2x2, 3x3) for 3x3 stride-1 undilated ungrouped 2-D convolutions when a one-off
-timing of that layer shape says it is faster, and im2col otherwise; the choice is cached per
-shape (like cuDNN's benchmark mode).
+Algorithm choice (the input gradient, where two algorithms compete):
+
+* ``'col2im'``: one GEMM per kernel offset, ``dcols[k] = dy @ W[k]^T``, and K contiguous slice
+  adds (col2im). Cheap in memory traffic for narrow layers.
+* ``'flip'`` (stride 1 only): ``dx`` is a full correlation of ``dy`` with the flipped, transposed
+  kernel: im2col + one large GEMM. Faster for wide layers (64 channels and up).
+* ``'auto'`` (default): the first time a layer shape is seen both run once, timed, and the faster
+  one is cached for that shape (like cuDNN's benchmark mode). :func:`set_conv_algorithm`
+  forces one.
 """
+import time
+
 import numpy as np
 
 from .im2col import (Workspace, col2im, group_gemm, im2col, offset_weights, pad_channels_last,
                      weight_from_matrix, weight_matrix)
 
 _config = {"workspace_limit": 1 << 30, "algorithm": "auto"}
-ALGORITHMS = ("auto", "im2col")
-
-
-# below this many channels (per group, in and out) the input gradient uses per-offset GEMMs and
-# col2im: the flipped-kernel im2col would copy K * OC values per input pixel for a small GEMM
-FLIP_MIN_CHANNELS = 32
+ALGORITHMS = ("auto", "col2im", "flip")
+_choice_cache = {}  # layer shape -> 'col2im' or 'flip', filled by 'auto'
 
 
 def set_workspace_limit(nbytes):
-    """Largest column buffer (bytes) a convolution may allocate at once; larger batches are split."""
+    """Largest column buffer (bytes) a convolution may allocate at once; larger batches are split.
+    Returns the previous limit."""
     nbytes = int(nbytes)
     if nbytes <= 0:
         raise ValueError(f"set_workspace_limit: expected a positive number of bytes, got {nbytes}")
@@ -50,7 +55,8 @@ WORKSPACE = Workspace(get_workspace_limit)
 
 
 def set_conv_algorithm(name):
-    """Force a convolution algorithm ('im2col', 'winograd') or let convgrad pick ('auto')."""
+    """Choose the input-gradient algorithm: 'auto' (timed once per shape, cached), 'col2im' or
+    'flip' ('flip' applies to stride-1 convolutions; others use col2im). Returns the previous."""
     if name not in ALGORITHMS:
         raise ValueError(f"set_conv_algorithm: expected one of {ALGORITHMS}, got {name!r}")
     previous = _config["algorithm"]
@@ -60,6 +66,11 @@ def set_conv_algorithm(name):
 
 def get_conv_algorithm():
     return _config["algorithm"]
+
+
+def conv_algorithm_choices():
+    """What 'auto' picked so far: {(gradient shape, weight shape, input shape, ...): algorithm}."""
+    return dict(_choice_cache)
 
 
 def conv_out_size(size, k, stride, pad_total, dilation):
@@ -163,22 +174,48 @@ def flipped_transposed_weight(weight, groups):
 def conv_input_grad(gl, weight, in_shape, stride, pad_lo, pad_hi, dilation, groups):
     """Gradient w.r.t. the channels-last input of shape ``in_shape`` (N, *S, C), unpadded.
 
-    Two ways, the same arithmetic:
-    * stride 1 with many channels: a full correlation of ``dy`` with the flipped, transposed
-      kernel, ``dx[j] = sum_k dy[j + p - d k] w[k]`` (im2col + one GEMM);
-    * otherwise one GEMM per kernel offset, ``dcols[k] = dy @ W[k]^T``, and col2im (K slice adds).
-    This is also the forward pass of a transposed convolution.
+    ``dx[j] = sum over k, o with j + p = o s + k d of dy[o] W[k]``; by 'col2im' or 'flip' (see
+    the module docstring). This is also the forward pass of a transposed convolution.
     """
     kernel = weight.shape[2:]
-    out_spatial = gl.shape[1:-1]
     spatial = tuple(in_shape[1:-1])
     reach = [d * (k - 1) for k, d in zip(kernel, dilation)]
     low = tuple(r - p for r, p in zip(reach, pad_lo))
-    high = tuple(s + r - o - lo for s, r, o, lo in zip(spatial, reach, out_spatial, low))
-    wide = min(weight.shape[0] // groups, weight.shape[1]) >= FLIP_MIN_CHANNELS
-    if wide and all(st == 1 for st in stride) and min(low + high) >= 0:
-        gx, _ = conv_forward(gl, flipped_transposed_weight(weight, groups), stride, low, high, dilation, groups)
-        return gx
+    high = tuple(s + r - o - lo for s, r, o, lo in zip(spatial, reach, gl.shape[1:-1], low))
+    flip_ok = all(st == 1 for st in stride) and min(low + high) >= 0
+    algorithm = _config["algorithm"] if flip_ok else "col2im"
+    run_flip = lambda: _input_grad_flip(gl, weight, low, high, dilation, groups)  # noqa: E731
+    run_col2im = lambda: _input_grad_col2im(gl, weight, in_shape, stride, pad_lo, pad_hi, dilation,  # noqa: E731
+                                            groups)
+    if algorithm == "auto":
+        key = (gl.shape, weight.shape, tuple(in_shape), tuple(pad_lo), tuple(pad_hi), tuple(dilation), groups,
+               gl.dtype.str)
+        algorithm = _choice_cache.get(key)
+        if algorithm is None:
+            (t_flip, result), (t_col2im, _) = _timed(run_flip), _timed(run_col2im)
+            _choice_cache[key] = "flip" if t_flip <= t_col2im else "col2im"
+            return result
+    return run_flip() if algorithm == "flip" else run_col2im()
+
+
+def _timed(fn):
+    start = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - start, result
+
+
+def _input_grad_flip(gl, weight, low, high, dilation, groups):
+    """Stride 1: ``dx`` = correlation of ``dy`` (padded by d(k-1) - p) with the flipped kernel."""
+    stride = (1,) * len(low)
+    gx, _ = conv_forward(gl, flipped_transposed_weight(weight, groups), stride, low, high, dilation, groups)
+    return gx
+
+
+def _input_grad_col2im(gl, weight, in_shape, stride, pad_lo, pad_hi, dilation, groups):
+    """One GEMM per kernel offset, ``dcols[k] = dy @ W[k]^T``, then col2im (K slice adds)."""
+    kernel = weight.shape[2:]
+    out_spatial = gl.shape[1:-1]
+    spatial = tuple(in_shape[1:-1])
     padded_shape = (in_shape[0],) + tuple(s + lo + hi for s, lo, hi in zip(spatial, pad_lo, pad_hi)) \
         + (in_shape[-1],)
     n, c = padded_shape[0], padded_shape[-1]
