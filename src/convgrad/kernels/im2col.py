@@ -74,6 +74,8 @@ def im2col(xpad, out_spatial, kernel, stride, dilation, groups=1, workspace=None
     if k == 1 and groups == 1 and all(st == 1 for st in stride) and xpad.flags.c_contiguous \
             and tuple(xpad.shape[1:-1]) == tuple(out_spatial):
         return xpad.reshape(1, m, c), None  # 1x1, stride 1, no padding: the input is the matrix
+    if c == 1:
+        return _im2col_single_channel(xpad, out_spatial, kernel, stride, dilation, workspace)
     win = window_view(xpad, out_spatial, kernel, stride, dilation)
     if groups > 1:
         win = win.reshape(win.shape[:-1] + (groups, c // groups))
@@ -81,6 +83,20 @@ def im2col(xpad, out_spatial, kernel, stride, dilation, groups=1, workspace=None
     buf = np.empty(win.shape, dtype=xpad.dtype) if workspace is None else workspace.take(win.shape, xpad.dtype)
     np.copyto(buf, win)
     return buf.reshape(groups, m, k * (c // groups)), buf
+
+
+def _im2col_single_channel(xpad, out_spatial, kernel, stride, dilation, workspace):
+    """One input channel: copying window views would move K-element runs one at a time, so fill
+    a kernel-offset-major buffer ``(K, M)`` with one slice copy per offset instead and hand it to
+    the GEMM as its (free) transpose ``(M, K)``."""
+    k = int(np.prod(kernel))
+    shape = (k, xpad.shape[0]) + tuple(out_spatial)
+    buf = np.empty(shape, dtype=xpad.dtype) if workspace is None else workspace.take(shape, xpad.dtype)
+    for index, offset in enumerate(np.ndindex(*kernel)):
+        window = tuple(slice(o * dil, o * dil + (size - 1) * st + 1, st)
+                       for o, dil, size, st in zip(offset, dilation, out_spatial, stride))
+        buf[index] = xpad[(slice(None),) + window + (0,)]
+    return buf.reshape(k, -1).T[None], buf
 
 
 def col2im(dcols, padded_shape, out_spatial, kernel, stride, dilation):
