@@ -11,9 +11,11 @@ Shapes (per spatial axis, with kernel k, stride s, padding p, dilation d)::
     conv:            out = floor((in + 2p - d(k-1) - 1) / s) + 1
     conv_transpose:  out = (in - 1) s - 2p + d(k-1) + output_padding + 1
 """
+import weakref
+
 import numpy as np
 
-from ..kernels.conv_algo import conv_forward, conv_input_grad, conv_out_size, conv_weight_grad
+from ..kernels.conv_algo import WORKSPACE, conv_forward, conv_input_grad, conv_out_size, conv_weight_grad
 from ..kernels.im2col import pad_channels_last, to_channels_first, to_channels_last
 from ..tensor import Function, Tensor
 from ._util import ArgumentError, ShapeError, ntuple, shape_str
@@ -32,6 +34,9 @@ class ConvNd(Function):
                                     keep_cols=need_w, bias=bias)
         ctx.weight = weight if need_x else None
         ctx.saved_x = saved
+        if saved is not None and saved[2] is not None:
+            # once the graph lets go of this context, its column buffer goes back to the pool
+            weakref.finalize(ctx, WORKSPACE.give, saved[2])
         ctx.in_shape = xl.shape
         ctx.options = (stride, pad_lo, pad_hi, dilation, groups)
         ctx.weight_shape = weight.shape

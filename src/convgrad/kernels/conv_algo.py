@@ -224,8 +224,11 @@ def _input_grad_col2im(gl, weight, in_shape, stride, pad_lo, pad_hi, dilation, g
     gx = np.empty(padded_shape, dtype=gl.dtype) if chunk < n else None
     for start in range(0, n, chunk):
         part = gl[start:start + chunk]
-        dcols = np.matmul(_grad_matrix(part, groups)[:, None], w_offsets)  # (G, K, M, Cg)
+        gmat = _grad_matrix(part, groups)
+        dcols = WORKSPACE.take((groups, w_offsets.shape[1], gmat.shape[1], c // groups), gl.dtype)
+        np.matmul(gmat[:, None], w_offsets, out=dcols)  # (G, K, M, Cg)
         piece = col2im(dcols, (part.shape[0],) + padded_shape[1:], out_spatial, kernel, stride, dilation)
+        WORKSPACE.give(dcols)
         if gx is None:
             gx = piece
         else:
