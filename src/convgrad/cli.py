@@ -113,6 +113,24 @@ def build_parser():
                              "cropped, scaled into 20x20 and centred by its centre of mass in 28x28, as in MNIST.")
     predict.add_argument("checkpoint", metavar="CHECKPOINT")
     predict.add_argument("images", metavar="IMAGE", nargs="+")
+
+    summary = sub.add_parser("summary", help="a model's layers: output shapes, parameters, multiply-adds, memory",
+                             description="Print MODEL's layer table (a zoo model name or a checkpoint file); "
+                             "with --explain, each layer's arithmetic, receptive field and jump.")
+    summary.add_argument("model", metavar="MODEL", help="model name (e.g. resnet50) or checkpoint path")
+    summary.add_argument("--input-size", type=_positive_int, nargs="+", metavar="N",
+                         help="one input's shape, e.g. 3 224 224 (default: the checkpoint's, else one the model takes)")
+    summary.add_argument("--batch-size", type=_positive_int, default=1, help="default 1")
+    summary.add_argument("--explain", action="store_true", help="show each layer's arithmetic instead of the table")
+
+    export = sub.add_parser("export", help="export a checkpoint to ONNX",
+                            description="Rebuild CHECKPOINT's model and write it as an ONNX file (needs the onnx "
+                            "package); the batch dimension stays dynamic.")
+    export.add_argument("checkpoint", metavar="CHECKPOINT")
+    export.add_argument("--onnx", metavar="OUT", required=True, help="the .onnx file to write")
+    export.add_argument("--input-size", type=_positive_int, nargs="+", metavar="N",
+                        help="one input's shape, e.g. 1 28 28 (default: the checkpoint's)")
+    export.add_argument("--opset", type=_positive_int, default=17, help="ONNX opset version (>= 17), default 17")
     return parser
 
 
@@ -159,6 +177,29 @@ def _predict(args):
     return 0
 
 
+def _summary(args):
+    from .inspect.summary import default_input_size, explain, load_model, summary
+
+    model, recorded = load_model(args.model)
+    size = tuple(args.input_size or recorded or default_input_size(model))
+    show = explain if args.explain else summary
+    print(show(model, size, batch_size=args.batch_size))
+    return 0
+
+
+def _export(args):
+    from .onnx import export_checkpoint
+
+    try:
+        proto, size = export_checkpoint(args.checkpoint, args.onnx, input_size=args.input_size,
+                                        opset_version=args.opset)
+    except ImportError as exc:  # the optional onnx package
+        raise ConvgradError(str(exc)) from None
+    print(f"wrote {args.onnx}: {len(proto.graph.node)} nodes, opset {args.opset}, input (batch, "
+          f"{', '.join(str(s) for s in size)})")
+    return 0
+
+
 class _UsageError(Exception):
     pass
 
@@ -173,7 +214,8 @@ def main(argv=None):
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
-    handler = {"train": _train, "evaluate": _evaluate, "predict": _predict}[args.command]
+    handler = {"train": _train, "evaluate": _evaluate, "predict": _predict, "summary": _summary,
+               "export": _export}[args.command]
     try:
         return handler(args)
     except _UsageError as exc:
