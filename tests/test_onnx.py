@@ -163,3 +163,25 @@ def test_unsupported_constructs_are_named():
 
     with pytest.raises(ExportError, match="depends on the input"):
         convgrad.onnx.export(Sorts(), cg.zeros(1, 4))
+
+
+def test_cli_export(tmp_path, capsys):
+    from convgrad.cli import main
+    from convgrad.io import build_model, save
+
+    model = build_model("lenet5", variant="modern")
+    ckpt = save(model, tmp_path / "lenet.npz", preprocessing={"input_size": [1, 28, 28]})
+    out = tmp_path / "lenet.onnx"
+    assert main(["export", str(ckpt), "--onnx", str(out)]) == 0
+    assert "input (batch, 1, 28, 28)" in capsys.readouterr().out
+    x = np.random.default_rng(0).standard_normal((3, 1, 28, 28)).astype(np.float32)
+    model.eval()
+    with cg.no_grad():
+        expected = model(cg.tensor(x)).numpy()
+    got = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+
+    assert main(["export", str(tmp_path / "missing.npz"), "--onnx", str(out)]) == 1
+    assert main(["export", "lenet5", "--onnx", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "does not exist" in err and "expected a convgrad checkpoint" in err and "Traceback" not in err

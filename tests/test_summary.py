@@ -226,3 +226,32 @@ def test_receptive_field_equals_the_support_of_the_gradient():
     last = re.findall(r"receptive field .* = (\d+), jump .* = (\d+)", text)[-1]
     assert int(last[1]) == 1 * 2 * 2 * 2
     assert int(last[0]) == gradient_support(model, 97, 1)
+
+
+# ----------------------------------------------------------------------------------------------
+# command line
+# ----------------------------------------------------------------------------------------------
+def test_cli_summary(capsys):
+    from convgrad.cli import main
+
+    assert main(["summary", "resnet50", "--input-size", "3", "224", "224"]) == 0
+    out = capsys.readouterr().out
+    assert "Total params:          25,557,032" in out and "4,089,184,256" in out
+    assert main(["summary", "lenet5"]) == 0  # default input size: one the model accepts (1x28x28)
+    assert "(1, 1, 28, 28)" in capsys.readouterr().out
+    assert main(["summary", "zfnet", "--explain"]) == 0
+    assert "features.0: floor((224 + 2*1 - 7) / 2) + 1 = 110" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["summary", "resnet5o"], "unknown model 'resnet5o'"),
+    (["summary", "resnet18", "--input-size", "1", "64", "64"], "expected input of shape (N, 3, H, W)"),
+    (["summary", "missing.npz"], "does not exist"),
+    (["summary", "resnet18", "--input-size", "0", "4"], "positive integer"),
+])
+def test_cli_summary_errors_are_one_line(capsys, argv, message):
+    from convgrad.cli import main
+
+    assert main(argv) != 0
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err

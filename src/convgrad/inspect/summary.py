@@ -250,6 +250,53 @@ def summary(model, input_size, batch_size=1, dtype=None, fast=True):
 
 
 # ----------------------------------------------------------------------------------------------
+# Which model, which input size (for the command line)
+# ----------------------------------------------------------------------------------------------
+CHECKPOINT_SUFFIXES = (".npz", ".safetensors")
+
+
+def load_model(spec):
+    """A zoo model by name (``"resnet50"``) or a convgrad checkpoint by path; returns
+    ``(model, input_size)`` where ``input_size`` is the checkpoint's recorded preprocessing
+    ``input_size`` or None.
+
+    Raises:
+        ArgumentError: an unknown model name (the message lists the known ones).
+        CheckpointError: a checkpoint that is missing, malformed or does not fit its model.
+    """
+    import os
+
+    from .. import models
+    from ..io import load_checkpoint
+
+    spec = str(spec)
+    if os.path.isfile(spec) or spec.endswith(CHECKPOINT_SUFFIXES) or os.sep in spec:
+        ckpt = load_checkpoint(spec)
+        size = (ckpt.preprocessing or {}).get("input_size")
+        return ckpt.build_model(), (tuple(int(v) for v in size) if size else None)
+    return models.get_model(spec), None
+
+
+def default_input_size(model):
+    """A ``(C, H, W)`` the model accepts: the channel count of its first convolution and the
+    first of 224, 32, 28 (28, 32, 224 for a model whose first convolution has stride 1, a
+    small-image network) that a shape-only pass runs through."""
+    first = next((m for m in model.modules() if _is_conv(m)), None)
+    channels = first.in_channels if first is not None else 3
+    stride = _tup(getattr(first, "stride", 1), 1)[0] if first is not None else 1
+    sides = (28, 32, 224) if stride == 1 and channels == 1 else (32, 28, 224) if stride == 1 else (224, 32, 28)
+    error = None
+    for side in sides:
+        try:
+            _trace(model, (channels, side, side), 1, np.float32 if first is None else first.weight.dtype, True)
+            return (channels, side, side)
+        except ValueError as exc:  # ShapeError / ArgumentError of a layer: try the next size
+            error = exc
+    raise ArgumentError(f"could not find an input size for {type(model).__name__} (tried {sides}); "
+                        f"give one with --input-size: {error}")
+
+
+# ----------------------------------------------------------------------------------------------
 # Explain
 # ----------------------------------------------------------------------------------------------
 def _axis_size_formula(n_in, k, s, p, d, ceil_mode, transposed=False, output_padding=0):

@@ -2,6 +2,6 @@
 
 Needs the optional ``onnx`` package at export time only (``pip install convgrad[onnx]``).
 """
-from .export import HANDLERS, ExportError, export
+from .export import HANDLERS, ExportError, export, export_checkpoint
 
-__all__ = ["export", "ExportError", "HANDLERS"]
+__all__ = ["export", "export_checkpoint", "ExportError", "HANDLERS"]

@@ -635,3 +635,18 @@ def _value_info(helper, name, tensor, dynamic_batch):
     if dynamic_batch and shape:
         shape[0] = "batch"
     return helper.make_tensor_value_info(name, helper.np_dtype_to_tensor_dtype(tensor.dtype), shape)
+
+
+def export_checkpoint(path, out, input_size=None, opset_version=17):
+    """Rebuild the model of a convgrad checkpoint and export it to ``out`` (the ``convgrad export``
+    command). ``input_size`` (C, H, W) defaults to the checkpoint's recorded one, else to a size
+    the model accepts. Returns ``(proto, input_size)``."""
+    from ..inspect.summary import default_input_size, load_model
+
+    if not str(path).endswith((".npz", ".safetensors")):
+        raise ExportError(f"export_checkpoint: expected a convgrad checkpoint (.npz or .safetensors), got '{path}'")
+    model, recorded = load_model(path)
+    size = tuple(input_size or recorded or default_input_size(model))
+    dtype = next(iter(model.parameters())).dtype
+    proto = export(model, Tensor(np.zeros((1,) + size, dtype)), out, opset_version=opset_version)
+    return proto, size
