@@ -2,6 +2,7 @@
 giving one readable line on stderr and a non-zero exit (never a traceback)."""
 import gzip
 import os
+import re
 import subprocess
 import sys
 
@@ -15,6 +16,9 @@ from convgrad.io import build_model, save_checkpoint
 
 QUICK = ["--max-train", "1000", "--max-test", "500", "--epochs", "2", "--batch-size", "25", "--schedule", "none",
          "--lr", "0.003", "--no-progress"]
+
+DIVERGE = ["--lr", "10", "--optimizer", "sgd", "--schedule", "none", "--max-train", "500", "--max-test", "50",
+           "--epochs", "2"]
 
 
 @pytest.fixture(scope="module")
@@ -115,6 +119,8 @@ def cases(tmp_path, trained):
         (["train", "--resume", str(empty)], 1, "is not a run directory"),
         (["train", "--resume", str(trained)], 1, "has already finished"),
         (["train", "--resume", str(trained), "--out", "x"], 2, "do not combine it with --out"),
+        (["train", *DIVERGE, "--out", str(tmp_path / "div1")], 1, r"training diverged: loss is nan.*learning rate"),
+        (["train", *DIVERGE, "--out", str(tmp_path / "div2"), "--detect-anomaly"], 1, "produced (NaN|Inf)"),
         (["evaluate", str(tmp_path / "missing.npz")], 1, "checkpoint '.*missing.npz' does not exist"),
         (["evaluate", str(garbage)], 1, "garbage.npz' is not a .npz file|corrupt"),
         (["evaluate", str(notes)], 1, "not a .npz file"),
@@ -136,7 +142,6 @@ def test_bad_input_one_line_and_nonzero_exit(trained, tmp_path, capsys):
         err = captured.err.strip()
         assert got == code, (argv, got, err)
         assert "Traceback" not in captured.err and len(err.splitlines()) == 1, (argv, err)
-        import re
         assert re.search(pattern, err), (argv, err)
         assert err.startswith("convgrad"), err
 

@@ -148,7 +148,7 @@ def test_nonfinite_loss_stops_with_advice_and_keeps_checkpoint(tmp_path):
     ckpt = load_checkpoint(path)
     assert ckpt.training["step"] == 8 and all(np.isfinite(v).all() for v in ckpt.model_state.values())
     model, loader, opt, _ = small_setup()
-    with pytest.raises(TrainingDivergedError, match="no checkpoint was written"):
+    with pytest.raises(TrainingDivergedError, match="No checkpoint was written"):
         fit(model, loader, opt, epochs=1, loss_fn=nan_on({2}), progress=False)
 
 

@@ -10,6 +10,7 @@ import sys
 import time
 
 from .errors import ConvgradError
+from .tensor import AnomalyError
 
 EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 
@@ -221,7 +222,7 @@ def main(argv=None):
     except _UsageError as exc:
         print(f"convgrad {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except (ConvgradError, OSError) as exc:
+    except (ConvgradError, AnomalyError, OSError) as exc:
         print(f"convgrad {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:

@@ -18,6 +18,7 @@ import time
 
 from .. import backend
 from ..errors import ArgumentError, ConvgradError
+from ..kernels.conv_algo import get_conv_algorithm, set_conv_algorithm
 from ..tensor import detect_anomaly as detect_anomaly_ctx
 from ..tensor import no_grad
 from .metrics import RunningStats, correct_count
@@ -62,6 +63,24 @@ def evaluate(model, loader, progress=False):
     return correct / seen
 
 
+class _fixed_conv_algorithm:
+    """The 'auto' conv algorithm times two candidates per layer shape and keeps the faster: the
+    choice (and so the rounding of the gradients) can differ between processes. Fix it while training."""
+
+    def __init__(self, on):
+        self.on, self.previous = on, None
+
+    def __enter__(self):
+        if self.on and get_conv_algorithm() == "auto":
+            self.previous = set_conv_algorithm("col2im")
+        return self
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            set_conv_algorithm(self.previous)
+        return False
+
+
 class _Checkpointer:
     """Writes the periodic checkpoint and remembers the last good one."""
 
@@ -87,7 +106,7 @@ class _Checkpointer:
 def fit(model, train_loader, optimizer, epochs, loss_fn=None, val_loader=None, scheduler=None,
         scheduler_interval="epoch", callbacks=(), checkpoint_path=None, checkpoint_every=None,
         checkpoint_kwargs=None, resume=None, on_nonfinite="stop", detect_anomaly=False, progress=True,
-        log=None):
+        log=None, deterministic=True):
     """Train ``model`` for ``epochs`` epochs; return the history (one dict per epoch).
 
     Args:
@@ -108,6 +127,9 @@ def fit(model, train_loader, optimizer, epochs, loss_fn=None, val_loader=None, s
         detect_anomaly: run under ``convgrad.detect_anomaly()`` (the first op making NaN/Inf raises).
         progress: show a tqdm bar (loss, accuracy, images/s) on stderr.
         log: callable taking one line per epoch (e.g. ``print``), or None.
+        deterministic: while training, replace the convolution's timed ('auto') choice of
+            input-gradient algorithm by the fixed 'col2im' one, so that the same seed gives
+            bit-identical weights in every process (and a resumed run equals an uninterrupted one).
 
     Raises:
         TrainingDivergedError: the loss became NaN/Inf (message suggests causes and names the last
@@ -127,7 +149,7 @@ def fit(model, train_loader, optimizer, epochs, loss_fn=None, val_loader=None, s
     history = list(pos["history"])
     loop = _Loop(model, train_loader, optimizer, scheduler, scheduler_interval, loss_fn, callbacks, ckpt,
                  on_nonfinite, progress, epochs)
-    with detect_anomaly_ctx(bool(detect_anomaly)):
+    with detect_anomaly_ctx(bool(detect_anomaly)), _fixed_conv_algorithm(deterministic):
         for epoch in range(pos["epoch"], epochs):
             start_batch = pos["batch"] if epoch == pos["epoch"] else 0
             stats = RunningStats(**pos["stats"]) if epoch == pos["epoch"] else RunningStats()
@@ -210,15 +232,15 @@ class _Loop:
             return
         lr = _lr(self.optimizer)
         if self.ckpt.last_step is not None:
-            kept = f"the last good checkpoint ({self.ckpt.path}, step {self.ckpt.last_step}) is kept"
+            kept = f"The last good checkpoint ({self.ckpt.path}, step {self.ckpt.last_step}) is kept"
         else:
-            kept = "no checkpoint was written yet (use checkpoint_every / --checkpoint-every)"
+            kept = "No checkpoint was written yet (use checkpoint_every / --checkpoint-every)"
         repeat = f" ({in_row} bad batches in a row)" if in_row > 1 else ""
         raise TrainingDivergedError(
             f"training diverged: loss is {value} at {where}{repeat}. Likely causes: a learning rate "
             f"too high (lr={lr}: try 10x lower), an unsuitable weight initialisation, or bad input "
-            f"data (NaN/Inf pixels). {kept}. --detect-anomaly names the first op that makes NaN; "
-            f"on_nonfinite='skip' skips such batches.")
+            f"data (NaN/Inf pixels). {kept}. detect_anomaly (--detect-anomaly) names the first op that "
+            f"makes NaN; on_nonfinite='skip' (--skip-nonfinite) skips such batches.")
 
 
 def _restore(resume, model, optimizer, scheduler, loader):

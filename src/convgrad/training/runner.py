@@ -197,7 +197,8 @@ def _run(cfg, run_dir, datasets, resume, log, progress):
         log(f"training {cfg['model']} ({n_params:,} parameters) on {len(train_set)} images for {cfg['epochs']} "
             f"epochs: {cfg['optimizer']} lr {cfg['lr']:g} ({cfg['schedule']}), batch {cfg['batch_size']}, "
             f"augment {'on' if cfg['augment'] else 'off'}, seed {cfg['seed']}")
-    with blas_threads(cfg["threads"]):
+    # overflow on the way to a NaN loss is reported by fit's NaN watch, not by NumPy warnings
+    with blas_threads(cfg["threads"]), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         return _fit_and_save(cfg, run_dir, model, loader, optimizer, scheduler, interval, preprocessing, ckpt_path,
                              test_set, resume, log, progress)
 
