@@ -14,6 +14,7 @@ import convgrad as cg
 import convgrad.functional as F
 from convgrad.functional import ArgumentError, ShapeError
 from convgrad.kernels import conv_algo
+from convgrad.kernels.im2col import has_gemm_layout
 from oracle import assert_close, check_against_torch, check_gradient
 
 
@@ -374,6 +375,8 @@ def test_layers_match_torch_after_loading_the_same_weights(name, kwargs, x_shape
         return ref(x)
 
     check_against_torch(cg_fn, torch_fn, [x_shape], dtype=dtype, name=name)
+    assert has_gemm_layout(layer.weight.data)  # the forward restored the GEMM memory order
+    assert_close(layer.state_dict()["weight"], ref.weight.detach().numpy(), 0, "weight values")
     x = np.random.default_rng(0).standard_normal(x_shape).astype(dtype)
     g = np.random.default_rng(1).standard_normal(ref(torch.tensor(x)).shape).astype(dtype)
     layer(cg.tensor(x)).backward(g)

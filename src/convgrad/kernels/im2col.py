@@ -122,31 +122,45 @@ def col2im(dcols, padded_shape, out_spatial, kernel, stride, dilation):
 
 
 def offset_weights(weight, groups):
-    """Conv weight ``(OC, Cg, *K)`` as ``(G, K, OCg, Cg)``: one ``dy -> dx`` matrix per offset."""
+    """Conv weight ``(OC, Cg, *K)`` as ``(G, K, OCg, Cg)``: one ``dy -> dx`` matrix per offset
+    (a view when the weight has the GEMM layout; each slice is then a transposed matrix)."""
     oc, cg = weight.shape[:2]
     k = int(np.prod(weight.shape[2:]))
-    w = weight.reshape(groups, oc // groups, cg, k)
-    return np.ascontiguousarray(w.transpose(0, 3, 1, 2))
+    wt = np.moveaxis(weight, (0, 1), (-1, -2)).reshape(k, cg, groups, oc // groups)
+    return wt.transpose(2, 0, 3, 1)
+
+
+# ----------------------------------------------------------------------------------------------
+# Weights. The GEMM wants the kernel as a (K*Cg, OC) matrix, rows ordered (kernel offset, channel).
+# A weight of shape (OC, Cg, *K) stored in (*K, Cg, OC) memory order (the "GEMM layout", what the
+# nn layers allocate, like channels-last for activations) gives that matrix as a free view; any
+# other layout costs one copy per call.
+# ----------------------------------------------------------------------------------------------
+def gemm_layout(weight):
+    """The same values as an ``(OC, Cg, *K)`` view of ``(*K, Cg, OC)`` memory."""
+    stored = np.ascontiguousarray(np.moveaxis(weight, (0, 1), (-1, -2)))
+    return np.moveaxis(stored, (-1, -2), (0, 1))
+
+
+def has_gemm_layout(weight):
+    return np.moveaxis(weight, (0, 1), (-1, -2)).flags.c_contiguous
 
 
 def weight_matrix(weight, groups):
     """Conv weight ``(OC, Cg, *K)`` as the GEMM operand ``(G, K*Cg, OCg)``, rows ordered (k..., c)."""
     oc, cg = weight.shape[:2]
-    kernel = weight.shape[2:]
-    d = len(kernel)
-    w = weight.reshape((groups, oc // groups, cg) + kernel)
-    w = w.transpose((0,) + tuple(range(3, 3 + d)) + (2, 1))  # (G, *K, Cg, OCg)
-    return np.ascontiguousarray(w).reshape(groups, int(np.prod(kernel)) * cg, oc // groups)
+    k = int(np.prod(weight.shape[2:]))
+    mat = np.moveaxis(weight, (0, 1), (-1, -2)).reshape(k * cg, groups, oc // groups)
+    return mat.transpose(1, 0, 2)
 
 
 def weight_from_matrix(wmat, weight_shape, groups):
-    """Inverse of :func:`weight_matrix`: ``(G, K*Cg, OCg)`` back to ``(OC, Cg, *K)``."""
+    """Inverse of :func:`weight_matrix`: ``(G, K*Cg, OCg)`` back to ``(OC, Cg, *K)``, returned in
+    the GEMM layout (a free view when ``groups == 1``)."""
     oc, cg = weight_shape[:2]
     kernel = tuple(weight_shape[2:])
-    d = len(kernel)
-    w = wmat.reshape((groups,) + kernel + (cg, oc // groups))
-    w = w.transpose((0, d + 2, d + 1) + tuple(range(1, 1 + d)))  # (G, OCg, Cg, *K)
-    return np.ascontiguousarray(w).reshape(weight_shape)
+    stored = np.ascontiguousarray(wmat.transpose(1, 0, 2)).reshape(kernel + (cg, oc))
+    return np.moveaxis(stored, (-1, -2), (0, 1))
 
 
 def group_gemm(a, b, transpose_a=False, transpose_b=False):

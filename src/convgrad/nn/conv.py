@@ -10,6 +10,7 @@ shapes, default initialisation and ``repr`` are PyTorch's, so state dicts interc
 from .. import backend
 from .. import functional as F
 from ..functional._util import ArgumentError, ShapeError, ntuple, shape_str
+from ..kernels.im2col import gemm_layout, has_gemm_layout
 from .init import default_weight_init_
 from .module import Module
 from .parameter import Parameter
@@ -61,7 +62,7 @@ class _ConvNd(Module):
         else:
             shape = (self.out_channels, self.in_channels // groups) + self.kernel_size
         dtype = backend.get_default_dtype() if dtype is None else dtype
-        self.weight = Parameter(backend.xp.empty(shape, dtype=dtype))
+        self.weight = Parameter(gemm_layout(backend.xp.empty(shape, dtype=dtype)))
         if bias:
             self.bias = Parameter(backend.xp.empty((self.out_channels,), dtype=dtype))
         else:
@@ -75,6 +76,14 @@ class _ConvNd(Module):
     def _layer_name(self):
         return (f"{type(self).__name__}({self.in_channels}, {self.out_channels}, "
                 f"kernel_size={self.kernel_size})")
+
+    def _gemm_ready_weight(self):
+        """The weight, kept in the memory order the convolution's GEMM reads without a copy
+        ((*K, C_in/groups, C_out) under the (C_out, C_in/groups, *K) shape). Loading a state dict
+        replaces the array; the first forward afterwards restores the order (same values)."""
+        if not has_gemm_layout(self.weight.data):
+            self.weight.data = gemm_layout(self.weight.data)
+        return self.weight
 
     def _check_input(self, input):
         d = self._dims
@@ -123,9 +132,10 @@ class _Conv(_ConvNd):
         self._check_input(input)
         conv = (F.conv1d, F.conv2d, F.conv3d)[self._dims - 1]
         if self.padding_mode == "zeros":
-            return conv(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+            return conv(input, self._gemm_ready_weight(), self.bias, self.stride, self.padding, self.dilation,
+                        self.groups)
         padded = F.pad(input, self._explicit_padding(), mode=self.padding_mode)
-        return conv(padded, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+        return conv(padded, self._gemm_ready_weight(), self.bias, self.stride, 0, self.dilation, self.groups)
 
 
 class _ConvTranspose(_ConvNd):
@@ -161,8 +171,8 @@ class _ConvTranspose(_ConvNd):
         output_padding = self.output_padding if output_size is None else \
             self._output_padding_for(input.shape, output_size)
         conv = (F.conv_transpose1d, F.conv_transpose2d, F.conv_transpose3d)[self._dims - 1]
-        return conv(input, self.weight, self.bias, self.stride, self.padding, output_padding, self.groups,
-                    self.dilation)
+        return conv(input, self._gemm_ready_weight(), self.bias, self.stride, self.padding, output_padding,
+                    self.groups, self.dilation)
 
 
 class Conv1d(_Conv):
