@@ -10,6 +10,7 @@ loads as is. ``return_layers`` is described in :mod:`convgrad.models.base`.
 """
 from ..errors import ArgumentError
 from .alexnet import AlexNet, alexnet
+from .autoencoder import ConvAutoencoder, conv_autoencoder
 from .base import MODEL_REGISTRY, ZooModel, register_model
 from .googlenet import GoogLeNet, GoogLeNetOutputs, googlenet, googlenet_loss
 from .lenet import LeNet5, lenet5
@@ -42,6 +43,7 @@ __all__ = [
     "LeNet5", "lenet5", "AlexNet", "alexnet", "ZFNet", "zfnet", "NiN", "nin",
     "GoogLeNet", "GoogLeNetOutputs", "googlenet", "googlenet_loss",
     "VGG", "vgg", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn",
+    "ConvAutoencoder", "conv_autoencoder",
     "ResNet", "BasicBlock", "Bottleneck", "cifar_resnet", "resnet18", "resnet34", "resnet50", "resnet101",
     "resnet152", "resnet20", "resnet32", "resnet44", "resnet56",
 ]

@@ -18,8 +18,8 @@ only in training mode, where the model returns
 Train with :func:`googlenet_loss`, which adds the auxiliary losses weighted by 0.3 as in the paper.
 
 Parameters: 6,624,904 without the auxiliary heads, 13,004,888 with (torchvision's figures).
-Input (N, in_channels, H, W): any H, W >= 32 without aux heads, and the global average pool
-makes the output (N, num_classes) for every size.
+Input (N, in_channels, H, W) with H, W >= 32 (224 in the paper); the global average pool (and
+the auxiliary heads' adaptive 4x4 pool) make the output (N, num_classes) for every such size.
 """
 from collections import namedtuple
 
