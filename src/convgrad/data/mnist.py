@@ -91,9 +91,9 @@ def read_idx(path):
             if raw_size is not None and nbytes != raw_size - header:
                 raise FileFormatError(f"IDX file '{path}': header declares shape {shape} ({nbytes} bytes of data), "
                                       f"the file holds {raw_size - header}")
-            if nbytes > MAX_IDX_BYTES:
-                raise FileFormatError(f"IDX file '{path}': header declares shape {shape} ({nbytes} bytes), "
-                                      f"more than the {MAX_IDX_BYTES} byte limit")
+            if int(np.prod([d for d in shape if d], dtype=object)) * dtype.itemsize > MAX_IDX_BYTES:
+                raise FileFormatError(f"IDX file '{path}': header declares shape {shape}, beyond the "
+                                      f"limit of {MAX_IDX_BYTES} bytes")
             data = _read_exactly(stream, nbytes, path)
             if stream.read(1):
                 raise FileFormatError(f"IDX file '{path}': trailing bytes after the {nbytes} bytes of data "

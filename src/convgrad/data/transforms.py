@@ -143,14 +143,15 @@ class RandomAffine(Transform):
         shift = rng.uniform(-self.translate, self.translate, (n, 2))
         zoom = rng.uniform(self.scale[0], self.scale[1], n) if self.scale is not None else np.ones(n)
         # inverse map: output pixel p comes from source  R(-angle) (p - centre - shift) / zoom + centre
-        cos, sin = np.cos(angle) / zoom, np.sin(angle) / zoom
-        cy, cx = (h - 1) / 2, (w - 1) / 2
-        yy, xx = np.meshgrid(np.arange(h) - cy, np.arange(w) - cx, indexing="ij")
-        dy = yy[None] - shift[:, 0, None, None]
-        dx = xx[None] - shift[:, 1, None, None]
-        src_y = cos[:, None, None] * dy - sin[:, None, None] * dx + cy
-        src_x = sin[:, None, None] * dy + cos[:, None, None] * dx + cx
-        return _bilinear(x, src_y.astype(x.dtype), src_x.astype(x.dtype), self.fill)
+        f = x.dtype.type
+        cos = (np.cos(angle) / zoom).astype(f)[:, None, None]
+        sin = (np.sin(angle) / zoom).astype(f)[:, None, None]
+        cy, cx = f((h - 1) / 2), f((w - 1) / 2)
+        dy = (np.arange(h, dtype=f) - cy)[None, :, None] - shift[:, 0, None, None].astype(f)  # (N, H, 1)
+        dx = (np.arange(w, dtype=f) - cx)[None, None, :] - shift[:, 1, None, None].astype(f)  # (N, 1, W)
+        src_y = cos * dy - sin * dx + cy
+        src_x = sin * dy + cos * dx + cx
+        return _bilinear(x, src_y, src_x, self.fill)
 
     def describe(self):
         return {"name": "RandomAffine", "degrees": self.degrees, "translate": self.translate,
@@ -160,24 +161,27 @@ class RandomAffine(Transform):
 def _bilinear(x, src_y, src_x, fill):
     """Sample ``x`` (N, C, H, W) at fractional source coordinates (N, H, W), ``fill`` outside."""
     n, c, h, w = x.shape
-    padded = np.full((n, c, h + 2, w + 2), fill, dtype=x.dtype)  # one ring of fill absorbs the border
-    padded[:, :, 1:-1, 1:-1] = x
+    pw = w + 2
+    padded = np.full((n, c, (h + 2) * pw), fill, dtype=x.dtype)  # one ring of fill absorbs the border
+    padded.reshape(n, c, h + 2, pw)[:, :, 1:-1, 1:-1] = x
     sy = np.clip(src_y + 1, 0, h + 1)
     sx = np.clip(src_x + 1, 0, w + 1)
-    y0 = np.minimum(np.floor(sy).astype(np.intp), h)  # so that y0 + 1 stays inside the padded image
-    x0 = np.minimum(np.floor(sx).astype(np.intp), w)
-    fy = (sy - y0)[:, None]
-    fx = (sx - x0)[:, None]
-    y1 = np.minimum(y0 + 1, h + 1)
-    x1 = np.minimum(x0 + 1, w + 1)
-    b = np.arange(n)[:, None, None]
+    y0 = np.minimum(sy.astype(np.intp), h)  # sy >= 0, so truncation is floor; y0 + 1 stays inside
+    x0 = np.minimum(sx.astype(np.intp), w)
+    fy = (sy - y0).astype(x.dtype).reshape(n, 1, -1)
+    fx = (sx - x0).astype(x.dtype).reshape(n, 1, -1)
+    # flat index into `padded` of each output pixel's top-left neighbour, per image and channel
+    plane = np.arange(n * c, dtype=np.intp).reshape(n, c, 1) * padded.shape[2]
+    corner = (y0 * pw + x0).reshape(n, 1, -1) + plane
+    flat = padded.reshape(-1)
 
-    def at(yi, xi):
-        return padded[b, :, yi, xi].transpose(0, 3, 1, 2)  # (N, H, W, C) -> (N, C, H, W)
+    def at(offset):
+        return np.take(flat, corner + offset)
 
-    top = at(y0, x0) * (1 - fx) + at(y0, x1) * fx
-    bottom = at(y1, x0) * (1 - fx) + at(y1, x1) * fx
-    out = top * (1 - fy) + bottom * fy
+    top_left, top_right, bottom_left, bottom_right = at(0), at(1), at(pw), at(pw + 1)
+    top = top_left + (top_right - top_left) * fx
+    bottom = bottom_left + (bottom_right - bottom_left) * fx
+    out = (top + (bottom - top) * fy).reshape(n, c, h, w)
     outside = ((src_y < -1) | (src_y > h) | (src_x < -1) | (src_x > w))[:, None]
     return np.where(outside, np.asarray(fill, x.dtype), out).astype(x.dtype, copy=False)
 
