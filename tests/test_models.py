@@ -241,12 +241,19 @@ def test_googlenet_paper_5x5_branch(skip_random_init):
 
 
 def test_in_channels_and_num_classes_everywhere(skip_random_init):
-    cases = {"alexnet": 63, "zfnet": 63, "nin": 64, "googlenet": 32, "resnet18": 32, "resnet20": 28,
-             "vgg11": 32}
-    for name, size in cases.items():
-        model = models.get_model(name, num_classes=3, in_channels=1).eval()
+    cases = [("alexnet", {}, 63), ("alexnet", {"lrn": True, "groups": 2}, 63), ("zfnet", {"lrn": True}, 63),
+             ("nin", {}, 64), ("googlenet", {}, 32), ("resnet18", {}, 32), ("resnet20", {}, 28),
+             ("vgg11", {}, 32), ("lenet5", {}, 28), ("conv_autoencoder", {}, 28)]
+    for name, kwargs, size in cases:
+        if name == "conv_autoencoder":
+            model = models.get_model(name, in_channels=1).eval()
+            expected = (1, 1, size, size)
+        else:
+            model = models.get_model(name, num_classes=3, in_channels=1, **kwargs).eval()
+            expected = (1, 3)
         with cg.no_grad():
-            assert model(cg.randn(1, 1, size, size)).shape == (1, 3), name
+            assert model(cg.randn(1, 1, size, size)).shape == expected, name
+        assert model.model_config["name"] == name
         del model
         gc.collect()
 
@@ -257,7 +264,10 @@ def test_registry():
     for expected in ["alexnet", "zfnet", "nin", "googlenet", "vgg11", "vgg19_bn", "resnet18", "resnet152",
                      "resnet20", "resnet56"]:
         assert expected in names
-    assert isinstance(models.get_model("resnet20", num_classes=4), models.ResNet)
+    model = models.get_model("resnet20", num_classes=4)
+    assert isinstance(model, models.ResNet)
+    assert model.model_config == {"name": "resnet20", "kwargs": {"num_classes": 4}}
+    assert models.alexnet(10, 1).model_config == {"name": "alexnet", "kwargs": {"num_classes": 10, "in_channels": 1}}
     with pytest.raises(ValueError, match="unknown model 'resnet19'.*resnet18"):
         models.get_model("resnet19")
     with pytest.raises(TypeError):
