@@ -40,6 +40,12 @@ UNARY = [
     ("sigmoid", F.sigmoid, torch.sigmoid),
     ("tanh", F.tanh, torch.tanh),
     ("logsigmoid", F.logsigmoid, TF.logsigmoid),
+    ("threshold", lambda x: F.threshold(x, 0.5, -2.0), lambda x: TF.threshold(x, 0.5, -2.0)),
+    ("hardshrink", F.hardshrink, TF.hardshrink),
+    ("hardshrink", lambda x: F.hardshrink(x, 1.5), lambda x: TF.hardshrink(x, 1.5)),
+    ("softshrink", F.softshrink, TF.softshrink),
+    ("softshrink", lambda x: F.softshrink(x, 2.0), lambda x: TF.softshrink(x, 2.0)),
+    ("tanhshrink", F.tanhshrink, TF.tanhshrink),
 ]
 
 SOFTMAX = [
@@ -74,6 +80,14 @@ def test_softmax_family_matches_torch(name, fn, tfn, dtype):
         check_against_torch(lambda t: fn(t, dim), lambda t: tfn(t, dim), [x], dtype=dtype, name=name)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_glu_matches_torch(dtype):
+    for shape, dim in [((4, 6), -1), ((4, 6), 0), ((2, 4, 3), 1), ((8,), 0)]:
+        x = _spread(shape, dtype, seed=dim + 5)
+        check_against_torch(lambda t: F.glu(t, dim), lambda t: TF.glu(t, dim), [x], dtype=dtype, name="glu")
+    assert check_gradient(lambda t: F.glu(t, 1), [(2, 4, 3)])
+
+
 def test_prelu_matches_torch_with_per_channel_and_shared_weights():
     for dtype in (np.float32, np.float64):
         for shape, n in [((4, 3, 5, 5), 3), ((4, 3, 5, 5), 1), ((6, 4), 4), ((5,), 1), ((2, 3, 4), 3)]:
@@ -86,8 +100,8 @@ def test_prelu_matches_torch_with_per_channel_and_shared_weights():
                          ids=[f"{u[0]}-{i}" for i, u in enumerate(UNARY)] + ["prelu"])
 def test_activation_finite_differences(name, fn, tfn):
     x = _spread((2, 3, 2), np.float64, seed=3)
-    x[np.abs(x) < 1e-3] += 0.01  # keep away from the kinks, where finite differences mean nothing
-    x[np.abs(np.abs(x) - 3) < 1e-3] += 0.01
+    for kink in (0.0, 0.5, 1.5, 2.0, 3.0):  # keep away from the kinks, where finite differences mean nothing
+        x[np.abs(np.abs(x) - kink) < 1e-3] += 0.01
     assert check_gradient(fn, [x])
 
 
@@ -196,6 +210,9 @@ def _layers():
         (nn.Softsign(), torch.nn.Softsign()), (nn.Sigmoid(), torch.nn.Sigmoid()), (nn.Tanh(), torch.nn.Tanh()),
         (nn.LogSigmoid(), torch.nn.LogSigmoid()), (nn.Softmax(1), torch.nn.Softmax(1)),
         (nn.LogSoftmax(dim=-1), torch.nn.LogSoftmax(dim=-1)), (nn.Softmin(1), torch.nn.Softmin(1)),
+        (nn.Threshold(0.1, 20), torch.nn.Threshold(0.1, 20)), (nn.Hardshrink(), torch.nn.Hardshrink()),
+        (nn.Softshrink(0.3), torch.nn.Softshrink(0.3)), (nn.Tanhshrink(), torch.nn.Tanhshrink()),
+        (nn.GLU(), torch.nn.GLU()),
     ]
 
 
@@ -233,6 +250,8 @@ def test_prelu_layer_learns_a_per_channel_slope_like_torch():
     (lambda: nn.Hardtanh(2, 1), "Hardtanh: min_val cannot be greater than max_val"),
     (lambda: nn.GELU("exact"), "GELU: approximate must be 'none' or 'tanh'"),
     (lambda: nn.PReLU(0), "PReLU: num_parameters must be a positive integer, got 0"),
+    (lambda: F.softshrink(cg.randn(3), -0.5), "softshrink: lambd must be greater than or equal to 0, got -0.5"),
+    (lambda: F.glu(cg.randn(2, 3), 1), "glu: halving dimension must be even, but dimension 1 is size 3"),
 ])
 def test_bad_arguments_raise_clear_errors(call, fragment):
     with pytest.raises(ConvgradError) as info:

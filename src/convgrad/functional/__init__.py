@@ -6,9 +6,9 @@ arguments and defaults are PyTorch's (``torch.nn.functional``).
 """
 from . import tensor_methods  # noqa: F401  (binds +, @, .sum() ... to Tensor)
 from ._util import ArgumentError, ShapeError
-from .activations import (celu, elu, gelu, hardsigmoid, hardswish, hardtanh, leaky_relu, log_softmax,
-                          logsigmoid, mish, prelu, relu, relu6, selu, sigmoid, silu, softmax, softmin,
-                          softplus, softsign, tanh)
+from .activations import (celu, elu, gelu, glu, hardshrink, hardsigmoid, hardswish, hardtanh, leaky_relu,
+                          log_softmax, logsigmoid, mish, prelu, relu, relu6, selu, sigmoid, silu, softmax,
+                          softmin, softplus, softshrink, softsign, tanh, tanhshrink, threshold)
 from .dropout import alpha_dropout, dropout, dropout1d, dropout2d, dropout3d, feature_alpha_dropout
 from .linear import bilinear, linear
 from .loss import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, huber_loss, kl_div,

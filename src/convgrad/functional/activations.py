@@ -300,6 +300,71 @@ class LogSigmoid(_Pointwise):
         return grad * _stable_sigmoid(-ctx.x)
 
 
+class Threshold(_Pointwise):
+    """x where x > threshold, else ``value``."""
+
+    @staticmethod
+    def forward(ctx, x, threshold=0.0, value=0.0):
+        ctx.above = x > threshold
+        return np.where(ctx.above, x, np.asarray(value, dtype=x.dtype))
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * ctx.above
+
+
+class Shrink(_Pointwise):
+    """hardshrink: x where |x| > lambd, else 0; softshrink: x - lambd*sign(x) where |x| > lambd,
+    else 0. Both pass the gradient only where |x| > lambd."""
+
+    @staticmethod
+    def forward(ctx, x, lambd=0.5, soft=False):
+        outside = (x > lambd) | (x < -lambd)
+        ctx.outside = outside
+        shifted = x - np.sign(x) * lambd if soft else x
+        return np.where(outside, shifted, np.zeros((), x.dtype))
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * ctx.outside
+
+
+class Tanhshrink(_Pointwise):
+    """x - tanh(x); derivative tanh(x)^2."""
+
+    @staticmethod
+    def forward(ctx, x):
+        t = np.tanh(x)
+        ctx.t = t
+        return x - t
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * (ctx.t * ctx.t)
+
+
+class GLU(Function):
+    """Gated linear unit: split x in halves a, b along ``dim``; a * sigmoid(b)."""
+
+    @staticmethod
+    def forward(ctx, x, dim):
+        a, b = np.split(x, 2, axis=dim)
+        s = _stable_sigmoid(b)
+        ctx.a, ctx.s, ctx.dim = a, s, dim
+        return a * s
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, s = ctx.a, ctx.s
+        return np.concatenate([grad * s, grad * a * s * (1 - s)], axis=ctx.dim)
+
+    @staticmethod
+    def output_shape(x_shape, dim):
+        shape = list(x_shape)
+        shape[dim] //= 2
+        return tuple(shape)
+
+
 # ----------------------------------------------------------------------------------------------
 # Softmax family (along one dimension)
 # ----------------------------------------------------------------------------------------------
@@ -484,6 +549,49 @@ def sigmoid(input):
 def logsigmoid(input):
     _check_tensor("logsigmoid", input)
     return LogSigmoid.apply(input)
+
+
+def threshold(input, threshold, value, inplace=False):
+    """x where x > threshold, else value."""
+    _check_tensor("threshold", input)
+    return Threshold.apply(input, threshold=_finite_number("threshold", "threshold", threshold),
+                           value=float(value))
+
+
+def _lambd(op, lambd):
+    lambd = _finite_number(op, "lambd", lambd)
+    if lambd < 0:
+        raise ArgumentError(f"{op}: lambd must be greater than or equal to 0, got {lambd}")
+    return lambd
+
+
+def hardshrink(input, lambd=0.5):
+    _check_tensor("hardshrink", input)
+    return Shrink.apply(input, lambd=_lambd("hardshrink", lambd), soft=False)
+
+
+def softshrink(input, lambd=0.5):
+    _check_tensor("softshrink", input)
+    return Shrink.apply(input, lambd=_lambd("softshrink", lambd), soft=True)
+
+
+def tanhshrink(input):
+    _check_tensor("tanhshrink", input)
+    return Tanhshrink.apply(input)
+
+
+def glu(input, dim=-1):
+    """a * sigmoid(b) for the two halves a, b of ``input`` along ``dim`` (its size must be even)."""
+    _check_tensor("glu", input)
+    if input.ndim == 0:
+        raise ShapeError("glu: expected an input with at least 1 dimension, got a 0-D tensor")
+    if not -input.ndim <= dim < input.ndim:
+        raise ShapeError(f"glu: dim {dim} is out of range for a {input.ndim}-D input")
+    dim %= input.ndim
+    if input.shape[dim] % 2:
+        raise ShapeError(f"glu: halving dimension must be even, but dimension {dim} is size {input.shape[dim]} "
+                         f"(input {shape_repr(input.shape)})")
+    return GLU.apply(input, dim)
 
 
 def _softmax_dim(op, ndim, dim):
