@@ -44,8 +44,9 @@ def _alarm(signum, frame):
     raise _Hang("reader did not return within 10 s")
 
 
-def read_safely(reader, data, suffix, label):
-    """Write ``data`` to a file and read it; only success or a ConvgradError is acceptable."""
+def read_safely(reader, data, suffix, label, bound_memory=True):
+    """Write ``data`` to a file and read it; only success or a ConvgradError is acceptable, and
+    (with ``bound_memory``) no allocation beyond a few times the file's size."""
     COUNTS[label] = COUNTS.get(label, 0) + 1
     path = WORK / f"fuzz{suffix}"
     path.write_bytes(data)
@@ -61,7 +62,8 @@ def read_safely(reader, data, suffix, label):
         tracemalloc.stop()
         signal.alarm(0)
         signal.signal(signal.SIGALRM, old)
-    assert peak <= 8 * len(data) + MEMORY_SLACK, f"{label}: peak allocation {peak} bytes for a {len(data)}-byte file"
+    if bound_memory:
+        assert peak <= 8 * len(data) + MEMORY_SLACK, f"{label}: peak allocation {peak} bytes for a {len(data)}-byte file"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -196,6 +198,57 @@ def test_checkpoint_safetensors_header_lies(header, data, length, meta):
         header["__metadata__"] = {"convgrad": META.decode()}
     read_safely(load_checkpoint, _safetensors(header, data, length), ".safetensors",
                 "checkpoint .safetensors header lies")
+
+
+def _lenet_checkpoint_with(name, kwargs):
+    """A valid LeNet-5 checkpoint whose metadata names another model or other constructor arguments."""
+    with np.load(WORK / "lenet-seed.npz", allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(bytes(arrays["__metadata__"]).decode())
+    meta["model"] = {"name": name, "kwargs": kwargs}
+    arrays["__metadata__"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+cg.save(cg.io.build_model("lenet5"), WORK / "lenet-seed.npz")
+# positive integers only: zero and negative channel counts are the known failures listed below
+KWARG_VALUES = st.one_of(st.integers(1, 3000), st.sampled_from(["modern", "classic", "x", "", None, 1.5, True]),
+                         st.lists(st.integers(0, 3), max_size=2))
+
+
+@FUZZ
+@given(name=st.sampled_from(["lenet5", "resnet20", "nin", "no-such-model", ""]),
+       kwargs=st.dictionaries(st.sampled_from(["num_classes", "in_channels", "variant", "padding", "depth",
+                                               "unknown"]), KWARG_VALUES, max_size=3))
+def test_convgrad_load_metadata_lies(name, kwargs):
+    """convgrad.load rebuilds the model the metadata names, with its arguments: a wrong name or
+    argument must end in a CheckpointError (the weights do not fit), never another exception.
+    Memory is not bounded by the file here: the named model is built before the weights can be
+    compared with it (NiN's 7.6M parameters for a 250 KB LeNet-5 file)."""
+    read_safely(cg.load, _lenet_checkpoint_with(name, kwargs), ".npz", "convgrad.load metadata lies",
+                bound_memory=False)
+
+
+KNOWN_FAILURES = [  # (model, kwargs, what escapes today) -- found by the test above with the full integer range
+    ("lenet5", {"num_classes": 10 ** 10}, "MemoryError: the model is allocated before the weights are compared"),
+    ("resnet20", {"in_channels": 0}, "ZeroDivisionError in nn.init: Conv2d accepts in_channels=0"),
+    ("resnet20", {"in_channels": -1}, "NumPy ValueError: Conv2d accepts negative in_channels"),
+    ("nin", {"num_classes": -1}, "NumPy ValueError: NiN accepts negative num_classes"),
+]
+
+
+@pytest.mark.parametrize("name, kwargs, problem", KNOWN_FAILURES, ids=[k[2].split(":")[0] + "-" + k[0]
+                                                                      for k in KNOWN_FAILURES])
+@pytest.mark.xfail(strict=True, reason="open: convgrad.load must answer a lying constructor argument with a "
+                   "CheckpointError (io.build_model lets non-convgrad errors through; layers accept non-positive "
+                   "sizes); remove this mark when fixed")
+def test_convgrad_load_known_failures(name, kwargs, problem):
+    path = WORK / "lying.npz"
+    path.write_bytes(_lenet_checkpoint_with(name, kwargs))
+    with pytest.raises(ConvgradError):
+        cg.load(path)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -185,3 +185,20 @@ def test_cli_export(tmp_path, capsys):
     assert main(["export", "lenet5", "--onnx", str(out)]) == 1
     err = capsys.readouterr().err
     assert "does not exist" in err and "expected a convgrad checkpoint" in err and "Traceback" not in err
+
+
+def test_convgrad_works_without_the_onnx_package():
+    """onnx is optional: convgrad imports and summarises without it; export says what to install."""
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['onnx'] = None\n"
+            "import convgrad as cg, convgrad.onnx\n"
+            "m = cg.nn.Sequential(cg.nn.Linear(3, 2))\n"
+            "assert cg.summary(m, (3,)).total_params == 8\n"
+            "try:\n"
+            "    convgrad.onnx.export(m, cg.zeros(1, 3))\n"
+            "except ImportError as e:\n"
+            "    print(e)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "pip install onnx" in out.stdout
