@@ -6,3 +6,5 @@
 """
 from .checkpoint import (Checkpoint, CheckpointError, atomic_write, build_model, load, load_checkpoint, save,
                          save_checkpoint)
+from .safetensors_io import SafetensorsError, load_safetensors, save_safetensors
+from .torch_interop import TorchCheckpointError, export_torch_state_dict, load_torch_checkpoint, save_torch_checkpoint
