@@ -7,7 +7,7 @@ import numpy as np
 
 from ..kernels.broadcast import sum_to_shape
 from ..tensor import Function
-from ._util import scalar_or_tensor
+from ._util import ShapeError, scalar_or_tensor
 
 
 class Add(Function):
@@ -157,4 +157,11 @@ def pow(input, exponent):
 
 
 def matmul(input, other):
-    return MatMul.apply(scalar_or_tensor(input), scalar_or_tensor(other))
+    a, b = scalar_or_tensor(input), scalar_or_tensor(other)
+    sa, sb = np.shape(a.data if hasattr(a, "data") else a), np.shape(b.data if hasattr(b, "data") else b)
+    if not sa or not sb:
+        raise ShapeError(f"matmul: both operands must have at least one dimension, got {sa} and {sb}")
+    inner_b = sb[0] if len(sb) == 1 else sb[-2]
+    if sa[-1] != inner_b:
+        raise ShapeError(f"matmul: inner dimensions differ: {sa} @ {sb} ({sa[-1]} != {inner_b})")
+    return MatMul.apply(a, b)

@@ -9,11 +9,12 @@ from collections import OrderedDict
 
 import numpy as np
 
+from ..errors import ConvgradError
 from ..tensor import Tensor, is_anomaly_enabled, module_stack, no_grad
 from .parameter import Parameter
 
 
-class StateDictError(KeyError):
+class StateDictError(ConvgradError, KeyError):
     """``load_state_dict`` found missing, unexpected or mis-shaped entries."""
 
     def __str__(self):
