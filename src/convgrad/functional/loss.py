@@ -178,7 +178,7 @@ class CrossEntropy(Function):
         if eps == 0:
             gx = p * a[:, None]
         else:
-            b = g * ((eps / c) * ctx.valid)
+            b = g * ((eps / c) * ctx.valid.astype(p.dtype))
             w_sum = c if ctx.weight is None else ctx.weight.sum()
             gx = p * (a + b * w_sum)[:, None]
             gx -= b[:, None] * (1 if ctx.weight is None else ctx.weight)
