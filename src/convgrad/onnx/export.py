@@ -115,9 +115,9 @@ class _Graph:
 
 
 # ----------------------------------------------------------------------------------------------
-# One handler per Function: (graph, event, input tensors) -> ONNX name of the output
+# One handler per Function: (graph, event) -> ONNX name of the output
 # ----------------------------------------------------------------------------------------------
-def _conv(g, ev, x):
+def _conv(g, ev):
     a, kw = ev.args, ev.kwargs
     weight, bias = a[1], a[2] if len(a) > 2 else kw.get("bias")
     n = len(kw["stride"])
@@ -127,7 +127,7 @@ def _conv(g, ev, x):
                   group=int(kw.get("groups", 1)))
 
 
-def _conv_transpose(g, ev, x):
+def _conv_transpose(g, ev):
     a, kw = ev.args, ev.kwargs
     weight, bias = a[1], a[2] if len(a) > 2 else kw.get("bias")
     inputs = [g.value(a[0]), g.value(weight)] + ([g.value(bias)] if bias is not None else [])
@@ -136,7 +136,7 @@ def _conv_transpose(g, ev, x):
                   output_padding=list(kw["output_padding"]), group=int(kw["groups"]))
 
 
-def _linear(g, ev, x):
+def _linear(g, ev):
     inp, weight = ev.args[0], ev.args[1]
     bias = ev.args[2] if len(ev.args) > 2 else None
     if inp.ndim == 2:
@@ -147,7 +147,7 @@ def _linear(g, ev, x):
     return g.node("Add", [out, g.value(bias)], ev.name) if bias is not None else out
 
 
-def _batch_norm(g, ev, x):
+def _batch_norm(g, ev):
     kw = ev.kwargs
     if kw.get("training") or kw.get("running_mean") is None:
         raise ExportError(f"BatchNorm in '{ev.name}' normalises with batch statistics (training mode or "
@@ -162,7 +162,7 @@ def _batch_norm(g, ev, x):
                   epsilon=float(kw.get("eps", 1e-5)))
 
 
-def _layer_norm(g, ev, x):
+def _layer_norm(g, ev):
     inp, weight, bias = ev.args[0], ev.args[1], ev.args[2]
     size, axis = ev.kwargs["normalized_size"], inp.ndim
     while axis > 0 and math.prod(inp.shape[axis:]) < size:
@@ -178,7 +178,7 @@ def _layer_norm(g, ev, x):
     return g.node("LayerNormalization", inputs, ev.name, axis=axis, epsilon=float(ev.kwargs.get("eps", 1e-5)))
 
 
-def _lrn(g, ev, x):
+def _lrn(g, ev):
     kw = ev.kwargs
     size = int(kw.get("size", 5))
     if size % 2 == 0:
@@ -191,7 +191,7 @@ def _lrn(g, ev, x):
 _PAD_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 
 
-def _pad(g, ev, x):
+def _pad(g, ev):
     kw = ev.kwargs
     inp = ev.args[0]
     mode = kw.get("mode", "constant")
@@ -219,7 +219,7 @@ def _pool_attrs(inp, out, kernel, stride, padding, dilation):
     return dict(kernel_shape=list(kernel), strides=list(stride), pads=list(padding) + pads_end), extra
 
 
-def _max_pool(g, ev, x):
+def _max_pool(g, ev):
     """ExtremePoolNd(x, kernel, stride, padding, dilation, ceil_mode=, take_max=, return_indices=)."""
     inp, out = ev.args[0], ev.outputs[0]
     kernel, stride, padding, dilation = (tuple(int(v) for v in a) for a in ev.args[1:5])
@@ -232,7 +232,7 @@ def _max_pool(g, ev, x):
     return g.node("Neg", [g.node("MaxPool", [neg], ev.name, dilations=list(dilation), **attrs)], ev.name)
 
 
-def _avg_pool(g, ev, x):
+def _avg_pool(g, ev):
     """AvgPoolNd(x, kernel, stride, padding, ceil_mode=, count_include_pad=, divisor_override=)."""
     kw = ev.kwargs
     inp, out = ev.args[0], ev.outputs[0]
@@ -257,7 +257,7 @@ def _averaging_matrix(n_in, n_out, dtype):
     return m
 
 
-def _adaptive_pool(g, ev, x, op):
+def _adaptive_pool(g, ev, op):
     inp, out = ev.args[0], ev.outputs[0]
     ins, outs = inp.shape[2:], out.shape[2:]
     if all(o == 1 for o in outs):
@@ -297,11 +297,11 @@ def _adaptive_max_windows(g, ev, inp, ins, outs):
 
 
 def _unary(op_type, **attrs):
-    return lambda g, ev, x: g.node(op_type, [g.value(ev.args[0])], ev.name, **attrs)
+    return lambda g, ev: g.node(op_type, [g.value(ev.args[0])], ev.name, **attrs)
 
 
 def _binary(op_type):
-    def handler(g, ev, x):
+    def handler(g, ev):
         a, b = ev.args[0], ev.args[1]
         like = a if isinstance(a, Tensor) else b
         return g.node(op_type, [g.value(a, like), g.value(b, like)], ev.name)
@@ -309,17 +309,17 @@ def _binary(op_type):
 
 
 def _softmax(op_type):
-    return lambda g, ev, x: g.node(op_type, [g.value(ev.args[0])], ev.name,
+    return lambda g, ev: g.node(op_type, [g.value(ev.args[0])], ev.name,
                                    axis=int(ev.args[1] if len(ev.args) > 1 else ev.kwargs["dim"]))
 
 
-def _reshape(g, ev, x):
+def _reshape(g, ev):
     inp, out = ev.args[0], ev.outputs[0]
     shape = g.target_shape(inp.shape, out.shape)
     return g.node("Reshape", [g.value(inp), g.const(shape)], ev.name)
 
 
-def _expand(g, ev, x):
+def _expand(g, ev):
     inp, out = ev.args[0], ev.outputs[0]
     shape = list(out.shape)
     if g.dynamic_batch and inp.ndim == out.ndim and inp.shape[0] == out.shape[0]:
@@ -327,16 +327,16 @@ def _expand(g, ev, x):
     return g.node("Expand", [g.value(inp), g.const(shape)], ev.name)
 
 
-def _permute(g, ev, x):
+def _permute(g, ev):
     return g.node("Transpose", [g.value(ev.args[0])], ev.name, perm=[int(a) for a in ev.args[1]])
 
 
-def _cat(g, ev, x):
+def _cat(g, ev):
     dim = int(ev.args[0])
     return g.node("Concat", [g.value(t) for t in ev.args[1:]], ev.name, axis=dim)
 
 
-def _getitem(g, ev, x):
+def _getitem(g, ev):
     inp, index = ev.args[0], ev.args[1]
     items = index if isinstance(index, tuple) else (index,)
     if not all(i is None or i is Ellipsis or isinstance(i, (int, np.integer, slice)) for i in items):
@@ -375,7 +375,7 @@ def _getitem(g, ev, x):
 
 
 def _reduce(op_type):
-    def handler(g, ev, x):
+    def handler(g, ev):
         inp = ev.args[0]
         axes = ev.kwargs.get("axes")
         keep = int(bool(ev.kwargs.get("keepdim", False)))
@@ -387,35 +387,35 @@ def _reduce(op_type):
     return handler
 
 
-def _amax(g, ev, x):
-    return _reduce("ReduceMax" if ev.kwargs.get("take_max", True) else "ReduceMin")(g, ev, x)
+def _amax(g, ev):
+    return _reduce("ReduceMax" if ev.kwargs.get("take_max", True) else "ReduceMin")(g, ev)
 
 
-def _maximum(g, ev, x):
-    return _binary("Max" if ev.kwargs.get("take_max", True) else "Min")(g, ev, x)
+def _maximum(g, ev):
+    return _binary("Max" if ev.kwargs.get("take_max", True) else "Min")(g, ev)
 
 
-def _clamp(g, ev, x):
+def _clamp(g, ev):
     inp = ev.args[0]
     lo, hi = ev.kwargs.get("min"), ev.kwargs.get("max")
     inputs = [g.value(inp), g.value(lo, inp) if lo is not None else "", g.value(hi, inp) if hi is not None else ""]
     return g.node("Clip", inputs, ev.name)
 
 
-def _cast(g, ev, x):
+def _cast(g, ev):
     to = g.helper.np_dtype_to_tensor_dtype(np.dtype(ev.args[1]))
     return g.node("Cast", [g.value(ev.args[0])], ev.name, to=int(to))
 
 
-def _pow(g, ev, x):
+def _pow(g, ev):
     a, b = ev.args[0], ev.args[1]
     if isinstance(b, (int, float)) and b == 2:
         name = g.value(a)
         return g.node("Mul", [name, name], ev.name)
-    return _binary("Pow")(g, ev, x)
+    return _binary("Pow")(g, ev)
 
 
-def _flip(g, ev, x):
+def _flip(g, ev):
     inp = ev.args[0]
     axes = [int(a) for a in ev.args[1]]
     n = len(axes)
@@ -423,17 +423,17 @@ def _flip(g, ev, x):
                             g.const([-1] * n)], ev.name)
 
 
-def _leaky_relu(g, ev, x):
+def _leaky_relu(g, ev):
     return g.node("LeakyRelu", [g.value(ev.args[0])], ev.name, alpha=float(ev.kwargs.get("negative_slope", 0.01)))
 
 
-def _hardtanh(g, ev, x):
+def _hardtanh(g, ev):
     inp = ev.args[0]
     lo, hi = ev.kwargs.get("min_val", -1.0), ev.kwargs.get("max_val", 1.0)
     return g.node("Clip", [g.value(inp), g.value(lo, inp), g.value(hi, inp)], ev.name)
 
 
-def _elu(g, ev, x):
+def _elu(g, ev):
     alpha, scale, input_scale = (float(ev.kwargs.get(k, 1.0)) for k in ("alpha", "scale", "input_scale"))
     name = g.value(ev.args[0])
     if input_scale != 1.0:  # celu: alpha * (exp(x / alpha) - 1)
@@ -445,7 +445,7 @@ def _elu(g, ev, x):
     return g.node("Elu", [name], ev.name, alpha=alpha)
 
 
-def _gelu(g, ev, x):
+def _gelu(g, ev):
     inp = ev.args[0]
     approximate = ev.kwargs.get("approximate", "none")
     if g.opset >= 20:
@@ -462,12 +462,12 @@ def _gelu(g, ev, x):
     return g.node("Mul", [g.node("Mul", [name, one_plus], ev.name), g.value(0.5, inp)], ev.name)
 
 
-def _silu(g, ev, x):
+def _silu(g, ev):
     name = g.value(ev.args[0])
     return g.node("Mul", [name, g.node("Sigmoid", [name], ev.name)], ev.name)
 
 
-def _softplus(g, ev, x):
+def _softplus(g, ev):
     inp = ev.args[0]
     beta = float(ev.kwargs.get("beta", 1.0))
     name = g.value(inp)
@@ -477,24 +477,24 @@ def _softplus(g, ev, x):
     return g.node("Div", [scaled, g.value(beta, inp)], ev.name)
 
 
-def _mish(g, ev, x):
+def _mish(g, ev):
     name = g.value(ev.args[0])
     if g.opset >= 18:
         return g.node("Mish", [name], ev.name)
     return g.node("Mul", [name, g.node("Tanh", [g.node("Softplus", [name], ev.name)], ev.name)], ev.name)
 
 
-def _log_sigmoid(g, ev, x):  # log sigmoid(x) = -softplus(-x), stable for large |x|
+def _log_sigmoid(g, ev):  # log sigmoid(x) = -softplus(-x), stable for large |x|
     name = g.value(ev.args[0])
     return g.node("Neg", [g.node("Softplus", [g.node("Neg", [name], ev.name)], ev.name)], ev.name)
 
 
-def _softmin(g, ev, x):
+def _softmin(g, ev):
     neg = g.node("Neg", [g.value(ev.args[0])], ev.name)
     return g.node("Softmax", [neg], ev.name, axis=int(ev.args[1] if len(ev.args) > 1 else ev.kwargs["dim"]))
 
 
-def _prelu(g, ev, x):
+def _prelu(g, ev):
     inp, weight = ev.args[0], ev.args[1]
     slope = g.value(weight)
     if weight.data.size != 1 and inp.ndim > 2:
@@ -502,17 +502,18 @@ def _prelu(g, ev, x):
     return g.node("PRelu", [g.value(inp), slope], ev.name)
 
 
-def _masked_affine(g, ev, x):
+def _masked_affine(g, ev):
     """Dropout's op: in eval mode dropout does not run, so meeting it means training mode."""
     raise ExportError(f"dropout in '{ev.name}' ran in training mode; ONNX export needs eval mode")
 
 
+# Function class name -> handler; add an entry to export a Function of your own
 HANDLERS = {
     "ConvNd": _conv, "ConvTransposeNd": _conv_transpose, "Linear": _linear,
     "BatchNorm": _batch_norm, "LayerNorm": _layer_norm, "LocalResponseNorm": _lrn, "Pad": _pad,
     "ExtremePoolNd": _max_pool, "AvgPoolNd": _avg_pool,
-    "AdaptiveAvgPoolNd": lambda g, ev, x: _adaptive_pool(g, ev, x, "AveragePool"),
-    "AdaptiveMaxPoolNd": lambda g, ev, x: _adaptive_pool(g, ev, x, "MaxPool"),
+    "AdaptiveAvgPoolNd": lambda g, ev: _adaptive_pool(g, ev, "AveragePool"),
+    "AdaptiveMaxPoolNd": lambda g, ev: _adaptive_pool(g, ev, "MaxPool"),
     "MaskedAffine": _masked_affine,
     "LeakyReLU": _leaky_relu, "Hardtanh": _hardtanh, "ELU": _elu, "GELU": _gelu, "SiLU": _silu,
     "Softplus": _softplus, "Mish": _mish, "LogSigmoid": _log_sigmoid, "Softmin": _softmin, "PReLU": _prelu,
@@ -527,11 +528,6 @@ HANDLERS = {
     "Reshape": _reshape, "Expand": _expand, "Permute": _permute, "Cat": _cat, "GetItem": _getitem,
     "Flip": _flip, "Sum": _reduce("ReduceSum"), "Mean": _reduce("ReduceMean"), "Amax": _amax,
 }
-
-
-def _register(name, handler):
-    """Map another Function (by class name) to a handler ``(graph, event, inputs) -> output name``."""
-    HANDLERS[name] = handler
 
 
 def export(model, example_input, path=None, opset_version=17, input_names=None, output_names=None,
@@ -579,7 +575,7 @@ def export(model, example_input, path=None, opset_version=17, input_names=None, 
             raise ExportError(f"convgrad.onnx.export: no ONNX mapping for op '{ev.type_name}' "
                               f"(called in '{ev.name or type(model).__name__}')")
         outs = ev.outputs
-        g.bind(outs[0], handler(g, ev, ev.inputs))
+        g.bind(outs[0], handler(g, ev))
     if g.free:
         _check_constants(model, x, events, g.free)
     outputs = flatten_tensors(output)
