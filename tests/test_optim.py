@@ -6,9 +6,23 @@ import pytest
 import torch
 
 import convgrad as cg
+import oracle
 from convgrad import optim
 
 STEPS = 15
+
+
+def _record_parity(name, dtype, worst):
+    """Add a trajectory comparison to the generated parity table (docs/PARITY.md), like
+    oracle.check_against_torch(name=...) does for ops."""
+    record = oracle.PARITY.setdefault(name, {"configs": 0, "options": {}})
+    record["configs"] += 1
+    key = np.dtype(dtype).name
+    record[key] = max(record.get(key, 0.0), worst)
+    for option, value in oracle.CURRENT_PARAMS.get("config", (None, {}))[1].items():
+        values = record["options"].setdefault(option, [])
+        if repr(value) not in values:
+            values.append(repr(value))
 
 
 def _grid(**options):
@@ -57,6 +71,7 @@ def test_trajectory_matches_torch_on_synthetic_gradients(config, dtype):
     rng = np.random.default_rng(1)
     tol = 1e-10 if dtype == np.float64 else 1e-5
     start = cg_params[0].data.copy()
+    worst = 0.0
     for step in range(STEPS):
         for i, (c, t) in enumerate(zip(cg_params, t_params)):
             if step % 4 == 3 and i == 1:       # a parameter without a gradient is skipped
@@ -71,6 +86,8 @@ def test_trajectory_matches_torch_on_synthetic_gradients(config, dtype):
             expected = t.detach().numpy()
             assert c.data.dtype == dtype
             np.testing.assert_allclose(c.data, expected, rtol=tol, atol=tol, err_msg=f"step {step}")
+            worst = max(worst, float(np.abs(c.data - expected).max()) / max(1.0, float(np.abs(expected).max())))
+    _record_parity(f"optim.{name} (15-step trajectory)", dtype, worst)
     assert np.abs(cg_params[0].data - start).max() > 0     # the optimizer really moved the weights
 
 
