@@ -426,6 +426,8 @@ def test_default_init_bounds_like_torch(name, args):
     (lambda: cg.nn.Conv2d(3, 6, 3, stride=2, padding="same"), ArgumentError, ["Conv2d", "same"]),
     (lambda: cg.nn.ConvTranspose2d(3, 6, 3, padding_mode="reflect"), ArgumentError, ["ConvTranspose2d", "zeros"]),
     (lambda: cg.nn.Conv2d(3, 6, 0), ArgumentError, ["Conv2d", "kernel_size"]),
+    (lambda: cg.nn.Conv2d(0, 6, 3), ArgumentError, ["Conv2d", "in_channels", "0"]),
+    (lambda: cg.nn.ConvTranspose1d(2, -1, 3), ArgumentError, ["ConvTranspose1d", "out_channels", "-1"]),
 ])
 def test_layer_errors_name_the_layer(call, error, pieces):
     with pytest.raises(error) as info:

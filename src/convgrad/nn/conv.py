@@ -7,6 +7,8 @@ shapes, default initialisation and ``repr`` are PyTorch's, so state dicts interc
     ConvTranspose: weight (in_channels, out_channels/groups, *kernel_size)
     bias:          (out_channels,)
 """
+import numpy as np
+
 from .. import backend
 from .. import functional as F
 from ..functional._util import ArgumentError, ShapeError, ntuple, shape_str
@@ -28,6 +30,9 @@ class _ConvNd(Module):
         super().__init__()
         name = type(self).__name__
         d = self._dims
+        for what, value in (("in_channels", in_channels), ("out_channels", out_channels)):
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+                raise ArgumentError(f"{name}: {what} must be a positive integer, got {value!r}")
         if not isinstance(groups, int) or groups < 1:
             raise ArgumentError(f"{name}: groups must be a positive integer, got {groups}")
         if in_channels % groups or out_channels % groups:
