@@ -18,7 +18,7 @@ QUICK = ["--max-train", "1000", "--max-test", "500", "--epochs", "2", "--batch-s
          "--lr", "0.003", "--no-progress"]
 
 DIVERGE = ["--lr", "10", "--optimizer", "sgd", "--schedule", "none", "--max-train", "500", "--max-test", "50",
-           "--epochs", "2"]
+           "--epochs", "3", "--batch-size", "32"]
 
 
 @pytest.fixture(scope="module")

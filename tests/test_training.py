@@ -14,7 +14,7 @@ from convgrad import nn
 from convgrad.data import DataLoader, MNIST, mnist_transforms
 from convgrad.data.datasets import ArrayDataset
 from convgrad.errors import ArgumentError
-from convgrad.io import build_model, load_checkpoint
+from convgrad.io import load_checkpoint
 from convgrad.models.lenet import lenet5
 from convgrad.training import TrainingDivergedError, evaluate, fit
 from convgrad.training.blas import blas_threads

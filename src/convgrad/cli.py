@@ -15,6 +15,10 @@ from .tensor import AnomalyError
 EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 
 
+class _UsageError(Exception):
+    """A combination of arguments that argparse cannot reject by itself."""
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line (plus where to find help), not the usage block."""
 
@@ -68,7 +72,7 @@ def build_parser():
         "5,000 bundled MNIST training images with random rotation/shift/zoom augmentation, Adam with a\n"
         f"one-cycle learning-rate schedule (peak {d['lr']:g}), batch {d['batch_size']}, {d['epochs']} epochs, "
         f"seed {d['seed']};\n"
-        "tested on the official 10,000 MNIST test images (about 98-99% in 2-3 minutes on 2 cores).\n"
+        "tested on the official 10,000 MNIST test images (98.55% measured, about 30 s of CPU time).\n"
         "The final checkpoint goes to OUT/model.npz (default OUT: ./runs/<timestamp>).")
     train.add_argument("--model", default=d["model"], help=f"model name (default {d['model']})")
     train.add_argument("--variant", choices=("classic", "modern"), default=None,
@@ -199,10 +203,6 @@ def _export(args):
     print(f"wrote {args.onnx}: {len(proto.graph.node)} nodes, opset {args.opset}, input (batch, "
           f"{', '.join(str(s) for s in size)})")
     return 0
-
-
-class _UsageError(Exception):
-    pass
 
 
 def main(argv=None):

@@ -7,7 +7,7 @@ import os
 
 import numpy as np
 
-from ..errors import ArgumentError, ShapeError
+from ..errors import ShapeError
 from .mnist import MNIST_MEAN, MNIST_STD, load_mnist_arrays
 from .transforms import Compose, Normalize, RandomAffine, ToTensor, _call
 
@@ -84,8 +84,6 @@ def mnist_transforms(augment=False, mean=MNIST_MEAN, std=MNIST_STD, degrees=10.0
     """The usual MNIST pipeline: uint8 -> float [0, 1], optional random affine, normalisation."""
     steps = [ToTensor()]
     if augment:
-        if degrees < 0 or translate < 0:
-            raise ArgumentError(f"mnist_transforms: degrees and translate must be >= 0, got {degrees}, {translate}")
         steps.append(RandomAffine(degrees=degrees, translate=translate, scale=scale))
     steps.append(Normalize(mean, std))
     return Compose(steps)

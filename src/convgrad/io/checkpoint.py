@@ -153,7 +153,7 @@ def _write_safetensors(f, arrays, meta_json):
     f.write(save({k: _contiguous(v) for k, v in arrays.items()}, metadata={"convgrad": meta_json}))
 
 
-def _check_npz_member(zf, info, file_size, path):
+def _check_npz_member(zf, info, path):
     """Refuse members whose declared sizes do not fit the bytes present, and object arrays."""
     if info.compress_type == zipfile.ZIP_STORED and info.file_size != info.compress_size:
         raise CheckpointError(f"checkpoint '{path}': member {info.filename} declares {info.file_size} bytes, "
@@ -192,7 +192,7 @@ def _read_npz(path):
         for info in infos:
             if not info.filename.endswith(".npy"):
                 raise CheckpointError(f"checkpoint '{path}': unexpected member {info.filename!r}")
-            _check_npz_member(zf, info, size, path)
+            _check_npz_member(zf, info, path)
     arrays = {}
     with np.load(path, allow_pickle=False) as npz:
         for key in npz.files:
