@@ -62,9 +62,11 @@ class AdaptiveAvgPoolNd(Function):
         if _divides(sizes, out):
             kernel = tuple(n // o for n, o in zip(sizes, out))
             w, spatial, channels_last = W.work_view(x, nd)
+            ctx.tiling = (kernel, spatial, channels_last, w.shape, W.memory_order(w))
+            if all(o == 1 for o in out):  # global average: one reduction call
+                return W.from_work(np.mean(w, axis=spatial, keepdims=True), nd, channels_last)
             total = W.sum_windows(w, spatial, kernel, kernel, out)
             np.divide(total, int(np.prod(kernel)), out=total)
-            ctx.tiling = (kernel, spatial, channels_last, w.shape, W.memory_order(w))
             return W.from_work(total, nd, channels_last)
         ctx.tiling = None
         ctx.matrices = [_averaging_matrix(n, o, x.dtype) for n, o in zip(sizes, out)]
@@ -77,6 +79,10 @@ class AdaptiveAvgPoolNd(Function):
             return _apply_per_axis(grad, ctx.matrices, transpose=True)
         kernel, spatial, channels_last, in_shape, order = ctx.tiling
         g = W.to_work(grad, nd, channels_last) / int(np.prod(kernel))
+        if all(o == 1 for o in ctx.out):
+            gx = W.empty_in_order(in_shape, order, g.dtype)
+            np.copyto(gx, g)  # broadcast over each whole plane
+            return W.from_work(gx, nd, channels_last)
         gx = W.spread_windows(g, in_shape, order, spatial, kernel, kernel, (0,) * nd, ctx.out)
         return W.from_work(gx, nd, channels_last)
 
