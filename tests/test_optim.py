@@ -307,3 +307,33 @@ def test_mini_batch_sizes_are_the_same_optimizer():
         w = w - 0.05 * grad(w, np.array([i]))
         opt.step()
     np.testing.assert_allclose(sgd.data, w, rtol=1e-12)
+
+
+def test_small_cnn_with_batchnorm_and_schedule_trains_like_torch():
+    """Conv -> BatchNorm2d -> ReLU -> Linear, SGD with Nesterov momentum under OneCycleLR: after
+    8 steps on the same batches (float64) the weights and running statistics equal torch's."""
+    def build(nn):
+        return nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(),
+                             nn.Linear(4 * 5 * 5, 3))
+
+    ours, theirs = build(cg.nn).double(), build(torch.nn).double()
+    ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
+    opt = optim.SGD(ours.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3)
+    t_opt = torch.optim.SGD(theirs.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3)
+    sched = optim.lr_scheduler.OneCycleLR(opt, max_lr=0.2, total_steps=8)
+    t_sched = torch.optim.lr_scheduler.OneCycleLR(t_opt, max_lr=0.2, total_steps=8)
+    start = ours.state_dict()["0.weight"].copy()
+    rng = np.random.default_rng(0)
+    for _ in range(8):
+        x, y = rng.standard_normal((6, 2, 5, 5)), rng.integers(0, 3, 6)
+        for model, o, s, lib in ((ours, opt, sched, cg), (theirs, t_opt, t_sched, torch)):
+            o.zero_grad()
+            logits = model(lib.tensor(x))
+            loss = (logits.logsumexp(1) - logits[np.arange(6), y]).mean()
+            loss.backward()
+            o.step()
+            s.step()
+    for key, value in theirs.state_dict().items():
+        np.testing.assert_allclose(ours.state_dict()[key], value.numpy(), rtol=1e-8, atol=1e-10, err_msg=key)
+    assert np.abs(ours.state_dict()["0.weight"] - start).max() > 1e-3
+    assert ours.state_dict()["1.num_batches_tracked"] == 8

@@ -90,6 +90,10 @@ class BatchNorm(Function):
     (keyword arguments, not graph inputs) and are updated in place in training mode."""
 
     @staticmethod
+    def output_shape(x_shape, *args, **kwargs):
+        return tuple(x_shape)  # normalisation keeps the shape
+
+    @staticmethod
     def forward(ctx, x, weight, bias, training=False, momentum=0.1, eps=1e-5,
                 running_mean=None, running_var=None):
         layout = _ChannelLayout(x)
@@ -212,6 +216,10 @@ class LayerNorm(Function):
     """Normalise each sample over its trailing ``normalized_shape`` axes (K elements)."""
 
     @staticmethod
+    def output_shape(x_shape, *args, **kwargs):
+        return tuple(x_shape)  # normalisation keeps the shape
+
+    @staticmethod
     def forward(ctx, x, weight, bias, normalized_size=1, eps=1e-5):
         xv = np.ascontiguousarray(x).reshape(-1, normalized_size)
         dtype = x.dtype
@@ -271,6 +279,10 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
 class GroupNorm(Function):
     """Normalise each (sample, group of C/G channels) over its channels and positions; the
     affine parameters stay per channel. The view is (N, G, C/G, L)."""
+
+    @staticmethod
+    def output_shape(x_shape, *args, **kwargs):
+        return tuple(x_shape)  # normalisation keeps the shape
 
     @staticmethod
     def forward(ctx, x, weight, bias, num_groups=1, eps=1e-5):
@@ -367,6 +379,10 @@ def _channel_window_sum(a, before, after):
 
 
 class LocalResponseNorm(Function):
+    @staticmethod
+    def output_shape(x_shape, *args, **kwargs):
+        return tuple(x_shape)  # normalisation keeps the shape
+
     @staticmethod
     def forward(ctx, x, size=5, alpha=1e-4, beta=0.75, k=1.0):
         before, after = size // 2, (size - 1) // 2
