@@ -132,7 +132,7 @@ class Summary:
     def __str__(self):
         head = ("Layer", "Type", "Output shape", "Params", "Mult-adds", "Act. mem")
         rows = [(r.name, r.type, _shape(r.output_shape), f"{r.params:,}", f"{r.macs:,}",
-                 _mb(r.activation_bytes)) for r in self.layers]
+                 _bytes(r.activation_bytes)) for r in self.layers]
         widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
         align = ["<", "<", "<", ">", ">", ">"]
         fmt = "  ".join(f"{{:{a}{w}}}" for a, w in zip(align, widths))
@@ -147,8 +147,8 @@ class Summary:
         if ran != self.total_params:
             lines.append(f"  (params in layers that did not run for this input: {self.total_params - ran:,})")
         lines += [f"Total mult-adds:       {self.total_macs:,} ({_si(self.total_macs)})",
-                  f"Activation memory:     {_mb(self.activation_bytes)}",
-                  f"Parameter memory:      {_mb(self.param_bytes)}",
+                  f"Activation memory:     {_bytes(self.activation_bytes)}",
+                  f"Parameter memory:      {_bytes(self.param_bytes)}",
                   "(mult-adds count convolutions and linear layers, per batch; 1 MB = 10^6 bytes)",
                   line]
         return "\n".join(lines)
@@ -162,7 +162,7 @@ def _shape(shape):
     return "(" + ", ".join(str(s) for s in shape) + ")"
 
 
-def _mb(nbytes):
+def _bytes(nbytes):
     for unit, scale in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
         if nbytes >= scale:
             return f"{nbytes / scale:,.2f} {unit}"

@@ -18,7 +18,6 @@ import numpy as np
 
 from ..errors import ConvgradError
 from ..inspect.trace import eval_mode, flatten_tensors, record
-from ..nn.parameter import Parameter
 from ..tensor import Tensor, no_grad
 
 
