@@ -22,6 +22,7 @@ Algorithm choice (the input gradient, where two algorithms compete):
   one is cached for that shape (like cuDNN's benchmark mode). :func:`set_conv_algorithm`
   forces one.
 """
+import math
 import time
 
 import numpy as np
@@ -80,7 +81,7 @@ def conv_out_size(size, k, stride, pad_total, dilation):
 
 def column_bytes(n, out_spatial, kernel, channels, itemsize):
     """Size of the column buffer of ``n`` samples."""
-    return n * int(np.prod(out_spatial)) * int(np.prod(kernel)) * channels * itemsize
+    return n * math.prod(out_spatial) * math.prod(kernel) * channels * itemsize
 
 
 def batch_chunk(n, out_spatial, kernel, channels, itemsize):

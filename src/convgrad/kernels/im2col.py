@@ -12,6 +12,8 @@ With groups, the channels split as ``C = G * Cg`` and the column matrix is store
 ``im2col``: it adds each kernel offset's slice of the columns back into the padded input, one
 slice add per offset (never ``np.add.at``).
 """
+import math
+
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
@@ -69,8 +71,8 @@ def im2col(xpad, out_spatial, kernel, stride, dilation, groups=1, workspace=None
     back to ``workspace`` after use), or None when ``cols`` is a view of ``xpad`` itself.
     """
     n, c = xpad.shape[0], xpad.shape[-1]
-    m = n * int(np.prod(out_spatial))
-    k = int(np.prod(kernel))
+    m = n * math.prod(out_spatial)
+    k = math.prod(kernel)
     if k == 1 and groups == 1 and all(st == 1 for st in stride) and xpad.flags.c_contiguous \
             and tuple(xpad.shape[1:-1]) == tuple(out_spatial):
         return xpad.reshape(1, m, c), None  # 1x1, stride 1, no padding: the input is the matrix
@@ -89,7 +91,7 @@ def _im2col_single_channel(xpad, out_spatial, kernel, stride, dilation, workspac
     """One input channel: copying window views would move K-element runs one at a time, so fill
     a kernel-offset-major buffer ``(K, M)`` with one slice copy per offset instead and hand it to
     the GEMM as its (free) transpose ``(M, K)``."""
-    k = int(np.prod(kernel))
+    k = math.prod(kernel)
     shape = (k, xpad.shape[0]) + tuple(out_spatial)
     buf = np.empty(shape, dtype=xpad.dtype) if workspace is None else workspace.take(shape, xpad.dtype)
     for index, offset in enumerate(np.ndindex(*kernel)):
@@ -125,8 +127,8 @@ def offset_weights(weight, groups):
     """Conv weight ``(OC, Cg, *K)`` as ``(G, K, OCg, Cg)``: one ``dy -> dx`` matrix per offset
     (a view when the weight has the GEMM layout; each slice is then a transposed matrix)."""
     oc, cg = weight.shape[:2]
-    k = int(np.prod(weight.shape[2:]))
-    wt = np.moveaxis(weight, (0, 1), (-1, -2)).reshape(k, cg, groups, oc // groups)
+    k = math.prod(weight.shape[2:])
+    wt = _kernel_last(weight).reshape(k, cg, groups, oc // groups)
     return wt.transpose(2, 0, 3, 1)
 
 
@@ -138,19 +140,19 @@ def offset_weights(weight, groups):
 # ----------------------------------------------------------------------------------------------
 def gemm_layout(weight):
     """The same values as an ``(OC, Cg, *K)`` view of ``(*K, Cg, OC)`` memory."""
-    stored = np.ascontiguousarray(np.moveaxis(weight, (0, 1), (-1, -2)))
+    stored = np.ascontiguousarray(_kernel_last(weight))
     return np.moveaxis(stored, (-1, -2), (0, 1))
 
 
 def has_gemm_layout(weight):
-    return np.moveaxis(weight, (0, 1), (-1, -2)).flags.c_contiguous
+    return _kernel_last(weight).flags.c_contiguous
 
 
 def weight_matrix(weight, groups):
     """Conv weight ``(OC, Cg, *K)`` as the GEMM operand ``(G, K*Cg, OCg)``, rows ordered (k..., c)."""
     oc, cg = weight.shape[:2]
-    k = int(np.prod(weight.shape[2:]))
-    mat = np.moveaxis(weight, (0, 1), (-1, -2)).reshape(k * cg, groups, oc // groups)
+    k = math.prod(weight.shape[2:])
+    mat = _kernel_last(weight).reshape(k * cg, groups, oc // groups)
     return mat.transpose(1, 0, 2)
 
 
@@ -176,12 +178,17 @@ def group_gemm(a, b, transpose_a=False, transpose_b=False):
 
 def to_channels_last(x):
     """``(N, C, *S)`` -> ``(N, *S, C)``; free when ``x`` already has channels-last strides."""
-    return np.moveaxis(x, 1, -1)
+    return x.transpose((0,) + tuple(range(2, x.ndim)) + (1,))
 
 
 def to_channels_first(x):
     """``(N, *S, C)`` -> an ``(N, C, *S)`` view of the same memory."""
-    return np.moveaxis(x, -1, 1)
+    return x.transpose((0, x.ndim - 1) + tuple(range(1, x.ndim - 1)))
+
+
+def _kernel_last(weight):
+    """``(OC, Cg, *K)`` -> ``(*K, Cg, OC)`` (a view)."""
+    return weight.transpose(tuple(range(2, weight.ndim)) + (1, 0))
 
 
 def pad_channels_last(xl, pad_lo, pad_hi):
