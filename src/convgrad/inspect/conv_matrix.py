@@ -118,7 +118,8 @@ def _tuple(value, d, name):
 
 
 def _source_index(q, size, mode):
-    """Where padded coordinate q reads from (None-valid mask for zeros) under each padding mode."""
+    """The input coordinate a padded coordinate q reads under each padding mode, and whether it
+    reads one at all (zero padding reads nothing outside the input)."""
     if mode == "zeros":
         return q, (q >= 0) & (q < size)
     if mode == "reflect":  # ... 2 1 | 0 1 2 ... n-1 | n-2 ...

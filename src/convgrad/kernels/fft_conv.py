@@ -51,9 +51,10 @@ def dilate(weight, dilation):
 
 
 def _channel_product(a, b, groups, conj_b):
-    """Per frequency and group: a (N, G*A, F...) times b (G*B_out... ) summed over the shared channel axis.
+    """One small matrix product per frequency and group, summing over the shared channels.
 
-    a: (N, G * Ca, *F), b: (G * Ob, Ca, *F) -> (N, G * Ob, *F) with out[n, g*Ob+o] = sum_c a[n, g*Ca+c] b[g*Ob+o, c].
+    a: (N, G * Ca, *F), b: (G * Ob, Ca, *F) -> (N, G * Ob, *F) with
+    out[n, g*Ob + o, f] = sum_c a[n, g*Ca + c, f] * b[g*Ob + o, c, f]  (b conjugated if conj_b).
     """
     n = a.shape[0]
     freq = a.shape[2:]
