@@ -280,14 +280,14 @@ def max_pool_backward(grad, arg, in_shape, order, spatial, kernel, stride, paddi
         shape[ax] = n
     tiles = _tiles_exactly(kernel, stride, dilation, out, padded)
     gpad = empty_in_order(shape, order, grad.dtype, None if tiles else 0)
-    overlap = not _no_overlap(kernel, stride, dilation)
+    routed = np.empty(grad.shape, grad.dtype) if not _no_overlap(kernel, stride, dilation) else None
     for j, offsets in enumerate(kernel_offsets(kernel, dilation)):
         dest = window_view(gpad, offsets, spatial, stride, out)
-        mask = arg == j
-        if overlap:
-            dest += grad * mask
-        else:
-            np.multiply(grad, mask, out=dest)
+        if routed is None:  # windows are disjoint: write straight into place
+            np.multiply(grad, arg == j, out=dest)
+        else:  # overlapping windows add up, through one reused buffer
+            np.multiply(grad, arg == j, out=routed)
+            dest += routed
     return crop_axes(gpad, spatial, padding, sizes)
 
 
