@@ -213,8 +213,7 @@ def _lenet_checkpoint_with(name, kwargs):
 
 
 cg.save(cg.io.build_model("lenet5"), WORK / "lenet-seed.npz")
-# positive integers only: zero and negative channel counts are the known failures listed below
-KWARG_VALUES = st.one_of(st.integers(1, 3000), st.sampled_from(["modern", "classic", "x", "", None, 1.5, True]),
+KWARG_VALUES = st.one_of(st.integers(-3, 3000), st.sampled_from(["modern", "classic", "x", "", None, 1.5, True]),
                          st.lists(st.integers(0, 3), max_size=2))
 
 
@@ -231,19 +230,17 @@ def test_convgrad_load_metadata_lies(name, kwargs):
                 bound_memory=False)
 
 
-KNOWN_FAILURES = [  # (model, kwargs, what escapes today) -- found by the test above with the full integer range
+KNOWN_FAILURES = [  # (model, kwargs, what escapes today)
     ("lenet5", {"num_classes": 10 ** 10}, "MemoryError: the model is allocated before the weights are compared"),
-    ("resnet20", {"in_channels": 0}, "ZeroDivisionError in nn.init: Conv2d accepts in_channels=0"),
-    ("resnet20", {"in_channels": -1}, "NumPy ValueError: Conv2d accepts negative in_channels"),
-    ("nin", {"num_classes": -1}, "NumPy ValueError: NiN accepts negative num_classes"),
 ]
+# fixed since (Conv layers reject non-positive channel counts, commit d903247), now covered by the
+# hypothesis test above: resnet20 in_channels=0 (ZeroDivisionError) and -1, nin num_classes=-1 (NumPy ValueError)
 
 
 @pytest.mark.parametrize("name, kwargs, problem", KNOWN_FAILURES, ids=[k[2].split(":")[0] + "-" + k[0]
                                                                       for k in KNOWN_FAILURES])
 @pytest.mark.xfail(strict=True, reason="open: convgrad.load must answer a lying constructor argument with a "
-                   "CheckpointError (io.build_model lets non-convgrad errors through; layers accept non-positive "
-                   "sizes); remove this mark when fixed")
+                   "CheckpointError (io.build_model lets MemoryError through); remove this mark when fixed")
 def test_convgrad_load_known_failures(name, kwargs, problem):
     path = WORK / "lying.npz"
     path.write_bytes(_lenet_checkpoint_with(name, kwargs))
