@@ -89,7 +89,8 @@ def test_adaptive_pooling_finite_differences(nd):
 def test_adaptive_pooling_keeps_channels_last_layout():
     x = np.random.default_rng(3).standard_normal((2, 5, 8, 8)).astype(np.float32)
     x_cl = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
-    for cg_fn, torch_fn in [(F.adaptive_avg_pool2d, TF.adaptive_avg_pool2d), (F.adaptive_max_pool2d, TF.adaptive_max_pool2d)]:
+    for cg_fn, torch_fn in [(F.adaptive_avg_pool2d, TF.adaptive_avg_pool2d),
+                            (F.adaptive_max_pool2d, TF.adaptive_max_pool2d)]:
         for out in [(1, 1), (2, 4), (3, 5)]:
             check_against_torch(lambda t: cg_fn(t, out), lambda t: torch_fn(t, out), [x_cl])
 
@@ -126,8 +127,10 @@ def test_adaptive_layers_repr_and_values_match_torch(make):
 @pytest.mark.parametrize("call,error,words", [
     (lambda: F.adaptive_avg_pool2d(cg.randn(4, 4), 2), ShapeError, ["adaptive_avg_pool2d", "(N, C, H, W)", "(4, 4)"]),
     (lambda: F.adaptive_max_pool1d(cg.randn(1, 2, 0), 2), ShapeError, ["adaptive_max_pool1d", "(1, 2, 0)"]),
-    (lambda: F.adaptive_avg_pool2d(cg.randn(1, 1, 4, 4), (1, 2, 3)), ArgumentError, ["adaptive_avg_pool2d", "(1, 2, 3)"]),
-    (lambda: F.adaptive_max_pool3d(cg.randn(1, 1, 4, 4, 4), -1), ArgumentError, ["adaptive_max_pool3d", "non-negative"]),
+    (lambda: F.adaptive_avg_pool2d(cg.randn(1, 1, 4, 4), (1, 2, 3)), ArgumentError,
+     ["adaptive_avg_pool2d", "(1, 2, 3)"]),
+    (lambda: F.adaptive_max_pool3d(cg.randn(1, 1, 4, 4, 4), -1), ArgumentError,
+     ["adaptive_max_pool3d", "non-negative"]),
     (lambda: nn.AdaptiveAvgPool2d(2)(cg.randn(3)), ShapeError, ["AdaptiveAvgPool2d(output_size=2)", "got shape (3)"]),
 ])
 def test_adaptive_errors(call, error, words):

@@ -366,7 +366,8 @@ def test_layers_return_indices_and_min_pool_layers():
     ref, ref_idx = F.max_pool2d(x, 2, return_indices=True)
     np.testing.assert_array_equal(out.numpy(), ref.numpy())
     np.testing.assert_array_equal(idx.numpy(), ref_idx.numpy())
-    for layer, max_fn, shape in [(nn.MinPool1d(2), F.max_pool1d, (2, 3, 8)), (nn.MinPool2d(2), F.max_pool2d, (2, 3, 8, 8)),
+    for layer, max_fn, shape in [(nn.MinPool1d(2), F.max_pool1d, (2, 3, 8)),
+                                 (nn.MinPool2d(2), F.max_pool2d, (2, 3, 8, 8)),
                                  (nn.MinPool3d(2), F.max_pool3d, (1, 2, 4, 4, 4))]:
         t = cg.randn(*shape)
         np.testing.assert_array_equal(layer(t).numpy(), -max_fn(-t, 2).numpy())
