@@ -175,6 +175,10 @@ class StochasticPoolTrain(Function):
         return values
 
     @staticmethod
+    def output_shape(x_shape, kernel, stride, padding, *_):
+        return pool_output_shape("stochastic_pool2d", x_shape, kernel, stride, padding, (1,) * len(kernel), False)
+
+    @staticmethod
     def backward(ctx, grad):
         in_shape, order, spatial, kernel, stride, padding, out = ctx.geometry
         return W.max_pool_backward(np.ascontiguousarray(grad), ctx.arg, in_shape, order, spatial, kernel, stride,
@@ -195,6 +199,8 @@ class StochasticPoolEval(Function):
         ctx.saved = (positive, nonzero, safe, s2)
         ctx.geometry = (x.shape, W.memory_order(x), spatial, kernel, stride, padding, out)
         return np.where(nonzero, s2 / safe, 0).astype(x.dtype)
+
+    output_shape = StochasticPoolTrain.output_shape
 
     @staticmethod
     def backward(ctx, grad):
