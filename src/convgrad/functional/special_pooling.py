@@ -200,7 +200,7 @@ class StochasticPoolEval(Function):
         ctx.geometry = (x.shape, W.memory_order(x), spatial, kernel, stride, padding, out)
         return np.where(nonzero, s2 / safe, 0).astype(x.dtype)
 
-    output_shape = StochasticPoolTrain.output_shape
+    output_shape = staticmethod(StochasticPoolTrain.output_shape)
 
     @staticmethod
     def backward(ctx, grad):
