@@ -43,12 +43,23 @@ def _fill(tensor, values):
     return tensor
 
 
+def _draw_dtype(tensor):
+    # draw float32 numbers directly for float32 weights: half the memory traffic of float64 draws
+    return np.float32 if tensor.data.dtype == np.float32 else np.float64
+
+
 def uniform_(tensor, a=0.0, b=1.0):
-    return _fill(tensor, backend.get_rng().uniform(a, b, tensor.shape))
+    values = backend.get_rng().random(tensor.shape, dtype=_draw_dtype(tensor))
+    values *= b - a
+    values += a
+    return _fill(tensor, values)
 
 
 def normal_(tensor, mean=0.0, std=1.0):
-    return _fill(tensor, backend.get_rng().normal(mean, std, tensor.shape))
+    values = backend.get_rng().standard_normal(tensor.shape, dtype=_draw_dtype(tensor))
+    values *= std
+    values += mean
+    return _fill(tensor, values)
 
 
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0):
