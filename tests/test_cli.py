@@ -40,7 +40,7 @@ def test_train_prints_accuracy_and_saves(trained, capsys):
 
 def test_train_output_and_evaluate_agree(tmp_path, capsys):
     code = main(["train", *QUICK, "--max-train", "300", "--out", str(tmp_path / "a"), "--optimizer", "sgd",
-                 "--lr", "0.05", "--schedule", "cosine", "--no-augment"])
+                 "--lr", "0.05", "--schedule", "cosine", "--no-augment", "--threads", "2"])
     printed = capsys.readouterr().out
     assert code == 0
     line = [x for x in printed.splitlines() if x.startswith("test accuracy:")][0]
@@ -114,6 +114,7 @@ def cases(tmp_path, trained):
         (["train", "--batch-size", "-3"], 2, "--batch-size: must be a positive integer"),
         (["train", "--optimizer", "rmsprop"], 2, "--optimizer: invalid choice"),
         (["train", "--seed", "-1"], 2, "--seed: must be an integer >= 0"),
+        (["train", "--threads", "0"], 2, "--threads: must be a positive integer"),
         (["train", "--out", str(tmp_path / "file")], 1, "exists and is not a directory"),
         (["train", "--out", str(trained)], 1, "already holds a run; continue it with --resume"),
         (["train", "--resume", str(empty)], 1, "is not a run directory"),

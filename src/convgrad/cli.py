@@ -104,6 +104,9 @@ def build_parser():
                        help="skip batches whose loss is NaN/Inf instead of stopping")
     train.add_argument("--max-train", type=_positive_int, metavar="N", help="train on a random subset of N images")
     train.add_argument("--max-test", type=_positive_int, metavar="N", help="test on a random subset of N images")
+    train.add_argument("--threads", type=_positive_int, default=d["threads"], metavar="N",
+                       help=f"BLAS threads (default {d['threads']}: fastest for LeNet-sized layers, and robust on a "
+                       "busy machine)")
     train.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
 
     evaluate = sub.add_parser("evaluate", help="print a checkpoint's accuracy on the MNIST test split",
@@ -156,7 +159,7 @@ def _train(args):
                   "schedule": args.schedule, "augment": args.augment, "seed": args.seed,
                   "checkpoint_every": args.checkpoint_every, "max_train": args.max_train,
                   "max_test": args.max_test, "detect_anomaly": args.detect_anomaly,
-                  "on_nonfinite": "skip" if args.skip_nonfinite else "stop"}
+                  "on_nonfinite": "skip" if args.skip_nonfinite else "stop", "threads": args.threads}
         result = train_run(config, out=args.out, progress=args.progress)
     wall = time.perf_counter() - t0
     print(f"test accuracy: {result['test_accuracy']:.4f} on {result['test_images']} test images")
