@@ -254,6 +254,18 @@ def test_auto_algorithm_caches_one_choice_per_shape():
         conv_algo.set_conv_algorithm("winograd-ish")
 
 
+def test_pooled_buffers_do_not_leak_between_calls():
+    """Column and padding buffers are recycled: repeated calls of one shape must not see old data."""
+    rng = np.random.default_rng(5)
+    w = rng.standard_normal((3, 2, 3, 3)).astype(np.float32)
+    for _ in range(3):
+        x = rng.standard_normal((2, 2, 5, 5)).astype(np.float32) * rng.integers(1, 100)
+        with cg.no_grad():
+            out = F.conv2d(cg.tensor(x), cg.tensor(w), padding=(2, 1)).numpy().copy()
+        expected = TF.conv2d(torch.tensor(x), torch.tensor(w), padding=(2, 1)).numpy()
+        assert_close(out, expected, 1e-5, "recycled buffers")
+
+
 def test_backward_twice_with_retain_graph_accumulates():
     rng = np.random.default_rng(4)
     x = cg.tensor(rng.standard_normal((2, 32, 5, 5)), requires_grad=True)

@@ -118,7 +118,8 @@ def conv_forward(xl, weight, stride, pad_lo, pad_hi, dilation, groups, keep_cols
     """
     kernel = weight.shape[2:]
     oc = weight.shape[0]
-    xpad = pad_channels_last(xl, pad_lo, pad_hi)
+    pooled = any(pad_lo) or any(pad_hi)  # the padded copy is ours: it can go back to the pool
+    xpad = pad_channels_last(xl, pad_lo, pad_hi, WORKSPACE if pooled else None)
     out_spatial = tuple(conv_out_size(s, k, st, 0, d)
                         for s, k, st, d in zip(xpad.shape[1:-1], kernel, stride, dilation))
     n, c = xpad.shape[0], xpad.shape[-1]
@@ -133,6 +134,8 @@ def conv_forward(xl, weight, stride, pad_lo, pad_hi, dilation, groups, keep_cols
             saved = ("cols", cols, buf)
         else:
             WORKSPACE.give(buf)
+    if pooled and (saved is None or saved[0] != "xpad"):
+        WORKSPACE.give(xpad)
     if bias is not None:
         out_l += bias
     return out_l, saved

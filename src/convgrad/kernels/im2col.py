@@ -191,13 +191,26 @@ def _kernel_last(weight):
     return weight.transpose(tuple(range(2, weight.ndim)) + (1, 0))
 
 
-def pad_channels_last(xl, pad_lo, pad_hi):
-    """Zero-pad the spatial axes of a channels-last array into a new contiguous buffer."""
+def pad_channels_last(xl, pad_lo, pad_hi, workspace=None):
+    """Zero-pad the spatial axes of a channels-last array into a contiguous buffer.
+
+    With ``workspace`` the buffer comes from the pool (only its border is zeroed); give it back
+    when done. Without padding a contiguous input is returned as is.
+    """
     if not any(pad_lo) and not any(pad_hi):
         return np.ascontiguousarray(xl)
-    shape = (xl.shape[0],) + tuple(s + lo + hi for s, lo, hi in zip(xl.shape[1:-1], pad_lo, pad_hi)) \
-        + (xl.shape[-1],)
-    xpad = np.zeros(shape, dtype=xl.dtype)
-    inner = tuple(slice(lo, lo + s) for lo, s in zip(pad_lo, xl.shape[1:-1]))
+    spatial = xl.shape[1:-1]
+    shape = (xl.shape[0],) + tuple(s + lo + hi for s, lo, hi in zip(spatial, pad_lo, pad_hi)) + (xl.shape[-1],)
+    if workspace is None:
+        xpad = np.zeros(shape, dtype=xl.dtype)
+    else:
+        xpad = workspace.take(shape, xl.dtype)
+        for axis, (lo, size) in enumerate(zip(pad_lo, spatial), start=1):
+            index = [slice(None)] * xpad.ndim
+            index[axis] = slice(0, lo)
+            xpad[tuple(index)] = 0
+            index[axis] = slice(lo + size, None)
+            xpad[tuple(index)] = 0
+    inner = tuple(slice(lo, lo + s) for lo, s in zip(pad_lo, spatial))
     xpad[(slice(None),) + inner] = xl
     return xpad
