@@ -34,4 +34,5 @@ def ntuple(value, n, name="argument", op="op"):
 
 
 def shape_str(shape):
-    return "(" + ", ".join(str(s) for s in shape) + ")"
+    """``(64, 256)``, ``(3,)`` for one dimension and ``()`` for a scalar: Python's tuple spelling."""
+    return str(tuple(int(s) for s in shape))

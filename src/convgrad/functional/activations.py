@@ -22,7 +22,7 @@ import warnings
 import numpy as np
 
 from ..tensor import Function, Tensor
-from ._shapes import shape_repr
+from ._util import shape_str
 from ._util import ArgumentError, DTypeError, ShapeError
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -456,12 +456,12 @@ def prelu(input, weight):
     _check_tensor("prelu", input)
     _check_tensor("prelu", weight)
     if weight.ndim > 1:
-        raise ShapeError(f"prelu: expected a 0-D or 1-D weight, got shape {shape_repr(weight.shape)}")
+        raise ShapeError(f"prelu: expected a 0-D or 1-D weight, got shape {shape_str(weight.shape)}")
     if weight.data.size != 1:
         channels = input.shape[1] if input.ndim > 1 else 1
         if input.ndim == 0 or weight.data.size != channels:
             raise ShapeError(f"prelu: weight has {weight.data.size} elements, expected 1 or one per "
-                             f"channel ({channels}) for input of shape {shape_repr(input.shape)}")
+                             f"channel ({channels}) for input of shape {shape_str(input.shape)}")
     return PReLU.apply(input, weight)
 
 
@@ -590,7 +590,7 @@ def glu(input, dim=-1):
     dim %= input.ndim
     if input.shape[dim] % 2:
         raise ShapeError(f"glu: halving dimension must be even, but dimension {dim} is size {input.shape[dim]} "
-                         f"(input {shape_repr(input.shape)})")
+                         f"(input {shape_str(input.shape)})")
     return GLU.apply(input, dim)
 
 

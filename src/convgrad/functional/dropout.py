@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import backend
 from ..tensor import Function, Tensor
-from ._shapes import shape_repr
+from ._util import shape_str
 from ._util import ArgumentError, DTypeError, ShapeError
 
 # SELU's negative saturation value lambda * alpha (PyTorch's constant)
@@ -86,7 +86,7 @@ def _feature(op, input, p, training, alpha, batched_ndim):
         return input
     shape = input.shape if input.ndim == batched_ndim else (1,) + tuple(input.shape)
     if len(shape) < 2:
-        raise ShapeError(f"{op}: feature dropout needs at least 2 dimensions, got {shape_repr(input.shape)}")
+        raise ShapeError(f"{op}: feature dropout needs at least 2 dimensions, got {shape_str(input.shape)}")
     mask_shape = _feature_mask_shape(shape)
     if input.ndim != batched_ndim:
         mask_shape = mask_shape[1:]
@@ -115,7 +115,7 @@ def dropout1d(input, p=0.5, training=True, inplace=False):
     p = _check("dropout1d", input, p)
     if input.ndim not in (2, 3):
         raise ShapeError(f"dropout1d: expected a 2-D (C, L) or 3-D (N, C, L) input, got "
-                         f"{shape_repr(input.shape)}")
+                         f"{shape_str(input.shape)}")
     return _feature("dropout1d", input, p, training, False, batched_ndim=3)
 
 

@@ -11,7 +11,7 @@ flattened to (M, out), the gradients are three GEMMs and a sum:
 import numpy as np
 
 from ..tensor import Function, Tensor
-from ._shapes import shape_repr
+from ._util import shape_str
 from ._util import DTypeError, ShapeError
 
 
@@ -99,7 +99,7 @@ def _check_bias(op, bias, out_features):
         return
     _check_float_tensor(op, "bias", bias)
     if bias.shape != (out_features,):
-        raise ShapeError(f"{op}: expected bias of shape ({out_features},), got {shape_repr(bias.shape)}")
+        raise ShapeError(f"{op}: expected bias of shape ({out_features},), got {shape_str(bias.shape)}")
 
 
 def linear(input, weight, bias=None):
@@ -113,10 +113,10 @@ def linear(input, weight, bias=None):
     _check_float_tensor("linear", "weight", weight)
     if weight.ndim != 2:
         raise ShapeError(f"linear: expected a 2-D weight (out_features, in_features), got "
-                         f"{shape_repr(weight.shape)}")
+                         f"{shape_str(weight.shape)}")
     if input.ndim == 0 or input.shape[-1] != weight.shape[1]:
         raise ShapeError(f"linear: expected input with last dimension {weight.shape[1]} "
-                         f"(weight is {shape_repr(weight.shape)}), got {shape_repr(input.shape)}")
+                         f"(weight is {shape_str(weight.shape)}), got {shape_str(input.shape)}")
     _check_dtypes("linear", input, weight)
     _check_bias("linear", bias, weight.shape[0])
     return Linear.apply(input, weight, bias)
@@ -132,12 +132,12 @@ def bilinear(input1, input2, weight, bias=None):
     for name, t in (("input1", input1), ("input2", input2), ("weight", weight)):
         _check_float_tensor("bilinear", name, t)
     if weight.ndim != 3:
-        raise ShapeError(f"bilinear: expected a 3-D weight (out, in1, in2), got {shape_repr(weight.shape)}")
+        raise ShapeError(f"bilinear: expected a 3-D weight (out, in1, in2), got {shape_str(weight.shape)}")
     _, in1, in2 = weight.shape
     if input1.ndim == 0 or input2.ndim == 0 or input1.shape[:-1] != input2.shape[:-1] \
             or input1.shape[-1] != in1 or input2.shape[-1] != in2:
         raise ShapeError(f"bilinear: expected inputs of shapes (*, {in1}) and (*, {in2}) with equal leading "
-                         f"dimensions, got {shape_repr(input1.shape)} and {shape_repr(input2.shape)}")
+                         f"dimensions, got {shape_str(input1.shape)} and {shape_str(input2.shape)}")
     _check_dtypes("bilinear", input1, weight)
     _check_dtypes("bilinear", input2, weight)
     _check_bias("bilinear", bias, weight.shape[0])

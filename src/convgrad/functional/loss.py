@@ -21,7 +21,7 @@ import numpy as np
 
 from ..kernels.broadcast import sum_to_shape
 from ..tensor import Function, Tensor
-from ._shapes import shape_repr
+from ._util import shape_str
 from ._util import ArgumentError, DTypeError, ShapeError
 
 _REDUCTIONS = ("none", "mean", "sum")
@@ -60,7 +60,7 @@ def _check_input(op, input, min_ndim=0):
         raise DTypeError(f"{op}: expected a floating point input, got dtype {input.dtype}")
     if input.ndim < min_ndim:
         raise ShapeError(f"{op}: expected an input with at least {min_ndim} dimension(s), got "
-                         f"{shape_repr(input.shape)}")
+                         f"{shape_str(input.shape)}")
 
 
 def _to_rows(x):
@@ -112,12 +112,12 @@ def _check_class_targets(op, input, target, ignore_index):
     """Integer targets of shape (N, d1, ...) with values in [0, C) (or equal to ignore_index)."""
     expected = tuple(input.shape[:1]) + tuple(input.shape[2:]) if input.ndim >= 2 else ()
     if target.dtype.kind not in "iu":
-        raise DTypeError(f"{op}: expected class indices as an integer target of shape {shape_repr(expected)} "
-                        f"(or class probabilities of the input's shape {shape_repr(input.shape)}), got "
-                        f"{target.dtype} target of shape {shape_repr(target.shape)}")
+        raise DTypeError(f"{op}: expected class indices as an integer target of shape {shape_str(expected)} "
+                        f"(or class probabilities of the input's shape {shape_str(input.shape)}), got "
+                        f"{target.dtype} target of shape {shape_str(target.shape)}")
     if tuple(target.shape) != expected:
-        raise ShapeError(f"{op}: expected target of shape {shape_repr(expected)} for input of shape "
-                         f"{shape_repr(input.shape)}, got {shape_repr(target.shape)}")
+        raise ShapeError(f"{op}: expected target of shape {shape_str(expected)} for input of shape "
+                         f"{shape_str(input.shape)}, got {shape_str(target.shape)}")
     c = _class_count(input)
     t = target.data
     if t.size == 0 or (t.min() >= 0 and t.max() < c):  # the common case, two reductions
@@ -134,7 +134,7 @@ def _class_weight(op, weight, input):
     weight = _as_tensor(op, "weight", weight)
     c = _class_count(input)
     if weight.shape != (c,):
-        raise ShapeError(f"{op}: expected weight of shape ({c},), one per class, got {shape_repr(weight.shape)}")
+        raise ShapeError(f"{op}: expected weight of shape ({c},), one per class, got {shape_str(weight.shape)}")
     return weight.data.astype(input.dtype, copy=False)
 
 
@@ -507,15 +507,15 @@ def _check_pair(op, input, target, same_shape=False):
         target = target.to(input.dtype)
     if tuple(target.shape) != tuple(input.shape):
         if same_shape:
-            raise ShapeError(f"{op}: expected target of the input's shape {shape_repr(input.shape)}, got "
-                             f"{shape_repr(target.shape)}")
+            raise ShapeError(f"{op}: expected target of the input's shape {shape_str(input.shape)}, got "
+                             f"{shape_str(target.shape)}")
         try:
             np.broadcast_shapes(input.shape, target.shape)
         except ValueError:
-            raise ShapeError(f"{op}: target of shape {shape_repr(target.shape)} does not broadcast with input "
-                             f"of shape {shape_repr(input.shape)}") from None
-        warnings.warn(f"{op}: target size {shape_repr(target.shape)} differs from input size "
-                      f"{shape_repr(input.shape)}; they will be broadcast, which is likely not what you want.",
+            raise ShapeError(f"{op}: target of shape {shape_str(target.shape)} does not broadcast with input "
+                             f"of shape {shape_str(input.shape)}") from None
+        warnings.warn(f"{op}: target size {shape_str(target.shape)} differs from input size "
+                      f"{shape_str(input.shape)}; they will be broadcast, which is likely not what you want.",
                       stacklevel=3)
     return target
 
@@ -525,13 +525,13 @@ def _elementwise_weight(op, weight, input, same_shape=False):
         return None
     weight = _as_tensor(op, "weight", weight)
     if same_shape and tuple(weight.shape) != tuple(input.shape):
-        raise ShapeError(f"{op}: expected weight of the input's shape {shape_repr(input.shape)}, got "
-                         f"{shape_repr(weight.shape)}")
+        raise ShapeError(f"{op}: expected weight of the input's shape {shape_str(input.shape)}, got "
+                         f"{shape_str(weight.shape)}")
     try:
         np.broadcast_to(weight.data, input.shape)
     except ValueError:
-        raise ShapeError(f"{op}: weight of shape {shape_repr(weight.shape)} does not broadcast to the input's "
-                         f"shape {shape_repr(input.shape)}") from None
+        raise ShapeError(f"{op}: weight of shape {shape_str(weight.shape)} does not broadcast to the input's "
+                         f"shape {shape_str(input.shape)}") from None
     return weight.data.astype(input.dtype, copy=False)
 
 
@@ -611,8 +611,8 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
         try:
             np.broadcast_to(pw.data, input.shape)
         except ValueError:
-            raise ShapeError(f"{op}: pos_weight of shape {shape_repr(pw.shape)} does not broadcast to the "
-                             f"input's shape {shape_repr(input.shape)} (expected one value per class, "
+            raise ShapeError(f"{op}: pos_weight of shape {shape_str(pw.shape)} does not broadcast to the "
+                             f"input's shape {shape_str(input.shape)} (expected one value per class, "
                              f"the last dimension)") from None
         pw = pw.data.astype(input.dtype, copy=False)
     return BinaryCrossEntropyWithLogits.apply(input, target, reduction=reduction, pos_weight=pw,

@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import backend
 from .. import functional as F
-from ..functional._shapes import shape_repr
+from ..functional._util import shape_str
 from ..functional._util import ArgumentError, DTypeError, ShapeError
 from . import init
 from .module import Module
@@ -68,7 +68,7 @@ class Linear(Module):
 
     def forward(self, input):
         if not hasattr(input, "shape") or input.ndim == 0 or input.shape[-1] != self.in_features:
-            got = shape_repr(input.shape) if hasattr(input, "shape") else type(input).__name__
+            got = shape_str(input.shape) if hasattr(input, "shape") else type(input).__name__
             raise ShapeError(f"{self._name()}: expected input with last dimension {self.in_features}, got {got}")
         if input.dtype != self.weight.dtype:
             raise DTypeError(f"{self._name()}: input has dtype {input.dtype} but the layer's weight is "
@@ -109,7 +109,7 @@ class Bilinear(Module):
     def forward(self, input1, input2):
         for i, (x, n) in enumerate(((input1, self.in1_features), (input2, self.in2_features)), 1):
             if not hasattr(x, "shape") or x.ndim == 0 or x.shape[-1] != n:
-                got = shape_repr(x.shape) if hasattr(x, "shape") else type(x).__name__
+                got = shape_str(x.shape) if hasattr(x, "shape") else type(x).__name__
                 raise ShapeError(f"Bilinear(in1_features={self.in1_features}, in2_features={self.in2_features}, "
                                  f"out_features={self.out_features}): expected input{i} with last dimension "
                                  f"{n}, got {got}")
@@ -132,10 +132,10 @@ class Flatten(Module):
         start, end = self.start_dim, self.end_dim
         if not (-ndim <= start < ndim and -ndim <= end < ndim):
             raise ShapeError(f"Flatten(start_dim={start}, end_dim={end}): dimensions out of range for input "
-                             f"of shape {shape_repr(input.shape)}")
+                             f"of shape {shape_str(input.shape)}")
         if start % ndim > end % ndim:
             raise ShapeError(f"Flatten(start_dim={start}, end_dim={end}): start_dim comes after end_dim for "
-                             f"input of shape {shape_repr(input.shape)}")
+                             f"input of shape {shape_str(input.shape)}")
         return F.flatten(input, start, end)
 
     def extra_repr(self):
@@ -156,13 +156,13 @@ class Unflatten(Module):
         ndim = input.ndim
         if not -ndim <= self.dim < ndim:
             raise ShapeError(f"{self._name()}: dim {self.dim} out of range for input of shape "
-                             f"{shape_repr(input.shape)}")
+                             f"{shape_str(input.shape)}")
         n = input.shape[self.dim]
         known = int(np.prod([s for s in self.unflattened_size if s != -1]))
         fits = n % known == 0 if -1 in self.unflattened_size and known else n == known
         if not fits:
             raise ShapeError(f"{self._name()}: dimension {self.dim} of the input has size {n}, which cannot be "
-                             f"split into {self.unflattened_size}; input shape {shape_repr(input.shape)}")
+                             f"split into {self.unflattened_size}; input shape {shape_str(input.shape)}")
         return F.unflatten(input, self.dim, self.unflattened_size)
 
     def _name(self):
