@@ -161,7 +161,10 @@ def test_nonfinite_skip(capsys):
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # overflow on the way to NaN is the point here
 def test_diverging_learning_rate_is_caught():
-    model, loader, _, _ = small_setup()
+    _, loader, _, _ = small_setup()
+    # two stacked linear layers: each one's gradient grows with the other's weights, so a huge
+    # learning rate overflows to Inf/NaN whatever the initialisation (no ReLU can die)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 32), nn.Linear(32, 10))
     opt = cg.optim.SGD(model.parameters(), lr=1e9)
     with pytest.raises(TrainingDivergedError, match="lr=1000000000"):
         fit(model, loader, opt, epochs=3, progress=False)
