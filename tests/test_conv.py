@@ -259,7 +259,7 @@ def test_pooled_buffers_do_not_leak_between_calls():
     rng = np.random.default_rng(5)
     w = rng.standard_normal((3, 2, 3, 3)).astype(np.float32)
     for _ in range(3):
-        x = rng.standard_normal((2, 2, 5, 5)).astype(np.float32) * rng.integers(1, 100)
+        x = (rng.standard_normal((2, 2, 5, 5)) * rng.integers(1, 100)).astype(np.float32)
         with cg.no_grad():
             out = F.conv2d(cg.tensor(x), cg.tensor(w), padding=(2, 1)).numpy().copy()
         expected = TF.conv2d(torch.tensor(x), torch.tensor(w), padding=(2, 1)).numpy()
