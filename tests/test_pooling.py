@@ -68,17 +68,23 @@ def test_max_pool_matches_torch(nd, kernel_size, stride, padding, dilation, ceil
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("channels", [5, 16])
 @pytest.mark.parametrize("kernel_size,stride,padding", [(2, 2, 0), (3, 2, 1), (3, 1, 1), ((2, 3), (1, 2), (1, 0))])
-def test_pooling_keeps_channels_last_layout(kernel_size, stride, padding, dtype):
-    """An NCHW-shaped view of NHWC memory (what the convolution returns) is pooled without a
-    layout change: same values and gradients as PyTorch, output still channels-last."""
-    x = np.random.default_rng(3).standard_normal((2, 5, 9, 8)).astype(dtype)
+def test_pooling_channels_last_input(kernel_size, stride, padding, channels, dtype):
+    """An NCHW-shaped view of NHWC memory (what the convolution returns) pools like PyTorch; the
+    gradient comes back channels-last too, and with 16+ channels so does the output (fewer
+    channels are pooled in NCHW order, which NumPy runs faster)."""
+    x = np.random.default_rng(3).standard_normal((2, channels, 9, 8)).astype(dtype)
     x_cl = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
     for cg_fn, torch_fn in [(F.max_pool2d, TF.max_pool2d), (F.avg_pool2d, TF.avg_pool2d)]:
         check_against_torch(lambda t: cg_fn(t, kernel_size, stride, padding),
                             lambda t: torch_fn(t, kernel_size, stride, padding), [x_cl], dtype=dtype)
-        out = cg_fn(cg.tensor(x_cl), kernel_size, stride, padding).numpy()
-        assert out.strides[1] == out.itemsize, "channels-last input should give a channels-last output"
+        t = cg.tensor(x_cl, requires_grad=True)
+        out = cg_fn(t, kernel_size, stride, padding)
+        out.backward(np.ones(out.shape, dtype))
+        assert t.grad.numpy().strides[1] == t.grad.numpy().itemsize, "the gradient should be channels-last"
+        if channels >= 16:
+            assert out.numpy().strides[1] == out.numpy().itemsize, "the output should stay channels-last"
 
 
 def test_max_pool_nan_follows_torch():

@@ -58,7 +58,7 @@ class AdaptiveAvgPoolNd(Function):
     def forward(ctx, x, out):
         nd = len(out)
         sizes = x.shape[-nd:]
-        ctx.in_shape, ctx.out = x.shape, out
+        ctx.in_shape, ctx.out, ctx.x_order = x.shape, out, W.memory_order(x)
         if _divides(sizes, out):
             kernel = tuple(n // o for n, o in zip(sizes, out))
             w, spatial, channels_last = W.work_view(x, nd)
@@ -76,15 +76,15 @@ class AdaptiveAvgPoolNd(Function):
     def backward(ctx, grad):
         nd = len(ctx.out)
         if ctx.tiling is None:
-            return _apply_per_axis(grad, ctx.matrices, transpose=True)
+            return W.match_layout(_apply_per_axis(grad, ctx.matrices, transpose=True), ctx.x_order)
         kernel, spatial, channels_last, in_shape, order = ctx.tiling
         g = W.to_work(grad, nd, channels_last) / int(np.prod(kernel))
         if all(o == 1 for o in ctx.out):
             gx = W.empty_in_order(in_shape, order, g.dtype)
             np.copyto(gx, g)  # broadcast over each whole plane
-            return W.from_work(gx, nd, channels_last)
-        gx = W.spread_windows(g, in_shape, order, spatial, kernel, kernel, (0,) * nd, ctx.out)
-        return W.from_work(gx, nd, channels_last)
+        else:
+            gx = W.spread_windows(g, in_shape, order, spatial, kernel, kernel, (0,) * nd, ctx.out)
+        return W.match_layout(W.from_work(gx, nd, channels_last), ctx.x_order)
 
     @staticmethod
     def output_shape(x_shape, out):
@@ -133,12 +133,12 @@ class AdaptiveMaxPoolNd(Function):
             values = W.from_work(values, nd, channels_last)
         else:
             values, index = _adaptive_max_scan(x, out)
-        ctx.index, ctx.in_shape, ctx.nd = index, x.shape, nd
+        ctx.index, ctx.in_shape, ctx.nd, ctx.x_order = index, x.shape, nd, W.memory_order(x)
         return (values, index) if return_indices else values
 
     @staticmethod
     def backward(ctx, grad):
-        return scatter_add_to_planes(grad, ctx.index, ctx.in_shape, ctx.nd)
+        return W.match_layout(scatter_add_to_planes(grad, ctx.index, ctx.in_shape, ctx.nd), ctx.x_order)
 
     @staticmethod
     def output_shape(x_shape, out, **_):

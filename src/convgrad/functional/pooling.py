@@ -86,15 +86,16 @@ class ExtremePoolNd(Function):
         need_grad = ctx.needs_input_grad[0]
         values, arg = W.max_pool_forward(w, spatial, kernel, stride, padding, dilation, out, take_max,
                                          need_arg=need_grad or return_indices)
+        result = W.from_work(values, nd, channels_last)
+        if return_indices:
+            sizes = [w.shape[ax] for ax in spatial]
+            index = W.arg_to_flat_index(arg, spatial, sizes, kernel, stride, padding, dilation)
+            result = (result, W.from_work(index, nd, channels_last))
         if need_grad:
-            ctx.arg, ctx.in_shape, ctx.order = arg, w.shape, W.memory_order(w)
+            ctx.in_shape, ctx.order, spatial, channels_last, (ctx.arg,) = W.backward_layout(
+                x, nd, w, spatial, channels_last, [arg])
             ctx.geometry = (nd, channels_last, spatial, kernel, stride, padding, dilation, out)
-        values = W.from_work(values, nd, channels_last)
-        if not return_indices:
-            return values
-        sizes = [w.shape[ax] for ax in spatial]
-        index = W.arg_to_flat_index(arg, spatial, sizes, kernel, stride, padding, dilation)
-        return values, W.from_work(index, nd, channels_last)
+        return result
 
     @staticmethod
     def backward(ctx, grad):
@@ -182,10 +183,12 @@ class AvgPoolNd(Function):
         div = W.avg_divisor(sizes, kernel, stride, padding, out, count_include_pad, divisor_override,
                             w.ndim, spatial, w.dtype)
         np.divide(total, div, out=total)
+        result = W.from_work(total, nd, channels_last)
         if ctx.needs_input_grad[0]:
-            ctx.div, ctx.in_shape, ctx.order = div, w.shape, W.memory_order(w)
+            ctx.in_shape, ctx.order, spatial, channels_last, (ctx.div,) = W.backward_layout(
+                x, nd, w, spatial, channels_last, [div])
             ctx.geometry = (nd, channels_last, spatial, kernel, stride, padding, out)
-        return W.from_work(total, nd, channels_last)
+        return result
 
     @staticmethod
     def backward(ctx, grad):

@@ -71,13 +71,13 @@ class FractionalMaxPoolNd(Function):
             upd = (v > cur) | np.isnan(v)
             cur, best = np.where(upd, v, cur), np.where(upd, idx, best)
         out_shape = tuple(x.shape[:-nd]) + tuple(out)
-        ctx.index, ctx.in_shape, ctx.nd = best.reshape(out_shape), x.shape, nd
+        ctx.index, ctx.in_shape, ctx.nd, ctx.x_order = best.reshape(out_shape), x.shape, nd, W.memory_order(x)
         values = cur.reshape(out_shape)
         return (values, ctx.index) if return_indices else values
 
     @staticmethod
     def backward(ctx, grad):
-        return scatter_add_to_planes(grad, ctx.index, ctx.in_shape, ctx.nd), None
+        return W.match_layout(scatter_add_to_planes(grad, ctx.index, ctx.in_shape, ctx.nd), ctx.x_order), None
 
     @staticmethod
     def output_shape(x_shape, samples_shape, kernel, out, **_):
