@@ -59,32 +59,34 @@ class AdaptiveAvgPoolNd(Function):
         nd = len(out)
         sizes = x.shape[-nd:]
         ctx.in_shape, ctx.out, ctx.x_order = x.shape, out, W.memory_order(x)
-        if _divides(sizes, out):
+        ctx.mode = "global" if all(o == 1 for o in out) else "tiles" if _divides(sizes, out) else "matrices"
+        if ctx.mode == "global":  # one reduction call, in whatever layout x has
+            return np.mean(x, axis=tuple(range(x.ndim - nd, x.ndim)), keepdims=True)
+        if ctx.mode == "tiles":
             kernel = tuple(n // o for n, o in zip(sizes, out))
             w, spatial, channels_last = W.work_view(x, nd)
-            ctx.tiling = (kernel, spatial, channels_last, w.shape, W.memory_order(w))
-            if all(o == 1 for o in out):  # global average: one reduction call
-                return W.from_work(np.mean(w, axis=spatial, keepdims=True), nd, channels_last)
             total = W.sum_windows(w, spatial, kernel, kernel, out)
             np.divide(total, int(np.prod(kernel)), out=total)
-            return W.from_work(total, nd, channels_last)
-        ctx.tiling = None
+            result = W.from_work(total, nd, channels_last)
+            in_shape, order, spatial, channels_last, _ = W.backward_layout(x, nd, w, spatial, channels_last, [])
+            ctx.tiling = (kernel, spatial, channels_last, in_shape, order)
+            return result
         ctx.matrices = [_averaging_matrix(n, o, x.dtype) for n, o in zip(sizes, out)]
         return _apply_per_axis(x, ctx.matrices)
 
     @staticmethod
     def backward(ctx, grad):
         nd = len(ctx.out)
-        if ctx.tiling is None:
+        if ctx.mode == "global":
+            gx = W.empty_in_order(ctx.in_shape, ctx.x_order, grad.dtype)
+            np.copyto(gx, grad / int(np.prod(ctx.in_shape[-nd:])))  # broadcast over each whole plane
+            return gx
+        if ctx.mode == "matrices":
             return W.match_layout(_apply_per_axis(grad, ctx.matrices, transpose=True), ctx.x_order)
         kernel, spatial, channels_last, in_shape, order = ctx.tiling
         g = W.to_work(grad, nd, channels_last) / int(np.prod(kernel))
-        if all(o == 1 for o in ctx.out):
-            gx = W.empty_in_order(in_shape, order, g.dtype)
-            np.copyto(gx, g)  # broadcast over each whole plane
-        else:
-            gx = W.spread_windows(g, in_shape, order, spatial, kernel, kernel, (0,) * nd, ctx.out)
-        return W.match_layout(W.from_work(gx, nd, channels_last), ctx.x_order)
+        gx = W.spread_windows(g, in_shape, order, spatial, kernel, kernel, (0,) * nd, ctx.out)
+        return W.from_work(gx, nd, channels_last)
 
     @staticmethod
     def output_shape(x_shape, out):
