@@ -14,8 +14,10 @@ window only, the first in row-major scan order on ties (PyTorch's indices); aver
 shares it equally among the window's elements, divided by PyTorch's divisor.
 
 The computation is in :mod:`convgrad.kernels.windows`: strided views per kernel offset, no loops
-over pixels, and channels-last inputs (an ``(N, C, H, W)`` view of ``(N, H, W, C)`` memory, as the
-convolution returns) are pooled in place of their layout and returned in it.
+over pixels. Channels-last inputs (an ``(N, C, H, W)`` view of ``(N, H, W, C)`` memory, as the
+convolution returns) with 16 or more channels are pooled in their layout and the output keeps
+it; with fewer channels the forward pass runs in NCHW order (faster in NumPy) and returns NCHW.
+Either way the input gradient comes back in the input's layout.
 """
 import numpy as np
 
