@@ -230,21 +230,18 @@ def test_convgrad_load_metadata_lies(name, kwargs):
                 bound_memory=False)
 
 
-KNOWN_FAILURES = [  # (model, kwargs, what escapes today)
-    ("lenet5", {"num_classes": 10 ** 10}, "MemoryError: the model is allocated before the weights are compared"),
+LYING_ARGUMENTS = [  # (model, kwargs): arguments that would allocate far more than the file holds
+    ("lenet5", {"num_classes": 10 ** 10}),
+    ("lenet5", {"num_classes": 10 ** 7}),
+    ("resnet20", {"in_channels": 10 ** 9}),
 ]
-# fixed since (Conv layers reject non-positive channel counts, commit d903247), now covered by the
-# hypothesis test above: resnet20 in_channels=0 (ZeroDivisionError) and -1, nin num_classes=-1 (NumPy ValueError)
 
 
-@pytest.mark.parametrize("name, kwargs, problem", KNOWN_FAILURES, ids=[k[2].split(":")[0] + "-" + k[0]
-                                                                      for k in KNOWN_FAILURES])
-@pytest.mark.xfail(strict=True, reason="open: convgrad.load must answer a lying constructor argument with a "
-                   "CheckpointError (io.build_model lets MemoryError through); remove this mark when fixed")
-def test_convgrad_load_known_failures(name, kwargs, problem):
+@pytest.mark.parametrize("name, kwargs", LYING_ARGUMENTS)
+def test_convgrad_load_refuses_arguments_larger_than_the_weights(name, kwargs):
     path = WORK / "lying.npz"
     path.write_bytes(_lenet_checkpoint_with(name, kwargs))
-    with pytest.raises(ConvgradError):
+    with pytest.raises(ConvgradError, match="does not fit"):
         cg.load(path)
 
 

@@ -243,13 +243,26 @@ class Checkpoint:
 
     def build_model(self):
         """The model, built through ``convgrad.models.get_model`` and loaded with the weights."""
+        self._check_arguments_fit_weights()
         try:
             model = build_model(self.model_name, **self.model_kwargs)
-        except (ConvgradError, TypeError, KeyError) as exc:
+        except (ConvgradError, TypeError, KeyError, MemoryError) as exc:
             raise CheckpointError(f"checkpoint '{self.path}': cannot build model '{self.model_name}' "
                                   f"with {self.model_kwargs}: {exc}") from None
         self.load_into(model)
         return model
+
+    def _check_arguments_fit_weights(self):
+        """Refuse before allocating: every whole-number constructor argument (classes, channels,
+        widths, depth) sizes some weights, so none can exceed the number of weights stored. A file
+        that claims ``num_classes=10**10`` beside 60k weights is lying and must not make us build it."""
+        stored = sum(int(np.asarray(a).size) for a in self.model_state.values())
+        for key, value in self.model_kwargs.items():
+            numbers = value if isinstance(value, (list, tuple)) else [value]
+            for v in numbers:
+                if isinstance(v, (int, np.integer)) and not isinstance(v, bool) and abs(int(v)) > max(stored, 1):
+                    raise CheckpointError(f"checkpoint '{self.path}': argument {key}={value} of model "
+                                          f"'{self.model_name}' does not fit the {stored:,} weights stored")
 
     def load_into(self, model):
         """Copy the weights into an existing model; a mismatch is a CheckpointError."""
