@@ -35,3 +35,14 @@ def test_without_detect_anomaly_nan_passes_silently():
     with np.errstate(invalid="ignore"):
         out = cg.tensor([-1.0]).log()
     assert np.isnan(out.item())
+
+
+def test_anomaly_names_nested_layers_by_their_attribute_path():
+    class Explode(cg.nn.Module):
+        def forward(self, x):
+            return x.log()
+
+    model = cg.nn.Sequential(cg.nn.Linear(2, 2), cg.nn.Sequential(cg.nn.Identity(), Explode()))
+    with cg.detect_anomaly():
+        with pytest.raises(cg.AnomalyError, match=r"in layer '1\.1'"):
+            model(-cg.ones(1, 2) * 100)

@@ -79,11 +79,13 @@ class Module:
 
     def __call__(self, *args, **kwargs):
         if is_anomaly_enabled():
-            module_stack.append(getattr(self, "_qualified_name", type(self).__name__))
+            _calling.append(self)
+            module_stack.append(_qualified_name(self))
             try:
                 out = self.forward(*args, **kwargs)
             finally:
                 module_stack.pop()
+                _calling.pop()
         else:
             out = self.forward(*args, **kwargs)
         for hook in list(self._forward_hooks.values()):
@@ -263,6 +265,19 @@ class Module:
         if not lines:
             return head + ")"
         return head + "\n  " + "\n  ".join(lines) + "\n)"
+
+
+_calling = []  # the modules being called, outermost first (kept only under detect_anomaly)
+
+
+def _qualified_name(module):
+    """``layer1.0.conv1`` for a child called from its parent's forward; the class name at the top."""
+    if _calling[:-1]:
+        parent, parent_name = _calling[-2], module_stack[-1]
+        for name, child in parent._modules.items():
+            if child is module:
+                return name if len(_calling) == 2 else f"{parent_name}.{name}"
+    return type(module).__name__
 
 
 class _HookHandle:
