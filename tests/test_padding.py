@@ -70,7 +70,7 @@ def test_pad_of_channels_last_view_and_dtype():
     (lambda: F.pad(cg.zeros(2, 3, 4), (1, 1), mode="mirror"), ArgumentError, ["pad", "mirror"]),
     (lambda: F.pad(cg.zeros(2, 3, 4), (4, 0), mode="reflect"), ArgumentError, ["pad", "reflect", "(4, 0)", "size 4"]),
     (lambda: F.pad(cg.zeros(2, 3, 4), (5, 0), mode="circular"), ArgumentError, ["pad", "circular", "size 4"]),
-    (lambda: F.pad(cg.zeros(4), (1, 1, 1, 1), value=0), ShapeError, ["pad", "2 dimensions", "shape (4)"]),
+    (lambda: F.pad(cg.zeros(4), (1, 1, 1, 1), value=0), ShapeError, ["pad", "2 dimensions", "shape (4,)"]),
     (lambda: F.pad(cg.zeros(2, 3, 4), (1, 1, 1, 1, 1, 1), mode="reflect"), ShapeError, ["pad", "reflect", "(2, 3, 4)"]),
     (lambda: F.pad(cg.zeros(2, 3, 4), (1, 1), mode="reflect", value=2), ArgumentError, ["pad", "value"]),
     (lambda: F.pad(cg.zeros(2, 3, 4), (-3, -2)), ShapeError, ["pad", "negative"]),
