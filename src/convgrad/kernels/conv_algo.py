@@ -216,6 +216,38 @@ def _input_grad_flip(gl, weight, low, high, dilation, groups):
 
 
 def _input_grad_col2im(gl, weight, in_shape, stride, pad_lo, pad_hi, dilation, groups):
+    """``dcols = W dy^T`` then col2im (K slice adds)."""
+    kernel = weight.shape[2:]
+    columns = column_bytes(in_shape[0], gl.shape[1:-1], kernel, in_shape[-1], gl.itemsize)
+    if groups == 1 and columns <= _config["workspace_limit"]:
+        return _input_grad_col2im_channels_first(gl, weight, in_shape, stride, pad_lo, pad_hi, dilation)
+    return _input_grad_col2im_per_offset(gl, weight, in_shape, stride, pad_lo, pad_hi, dilation, groups)
+
+
+def _input_grad_col2im_channels_first(gl, weight, in_shape, stride, pad_lo, pad_hi, dilation):
+    """One GEMM, ``dcols^T (K*C, M) = Wmat (K*C, OC) @ dy^T``, and col2im into a channels-first
+    buffer, so that each of the K slice adds reads and writes rows of contiguous pixels even
+    when C is small (a channels-last col2im would run inner loops of only C elements). The
+    result is returned as a channels-last view of that buffer."""
+    kernel = tuple(weight.shape[2:])
+    c, oc = weight.shape[1], weight.shape[0]
+    n = in_shape[0]
+    out_spatial = tuple(gl.shape[1:-1])
+    spatial = tuple(in_shape[1:-1])
+    dcols = weight_matrix(weight, 1)[0] @ gl.reshape(-1, oc).T  # (K*C, M), rows (k, c)
+    dcols = dcols.reshape((math.prod(kernel), c, n) + out_spatial)
+    padded = (c, n) + tuple(s + lo + hi for s, lo, hi in zip(spatial, pad_lo, pad_hi))
+    gx = np.zeros(padded, dtype=gl.dtype)
+    for index, offset in enumerate(np.ndindex(*kernel)):
+        window = tuple(slice(o * dil, o * dil + (size - 1) * st + 1, st)
+                       for o, dil, size, st in zip(offset, dilation, out_spatial, stride))
+        target = gx[(slice(None), slice(None)) + window]
+        np.add(target, dcols[index], out=target)
+    gx = gx[(slice(None), slice(None)) + tuple(slice(lo, lo + s) for lo, s in zip(pad_lo, spatial))]
+    return gx.transpose(tuple(range(1, gx.ndim)) + (0,))  # (N, *S, C) view
+
+
+def _input_grad_col2im_per_offset(gl, weight, in_shape, stride, pad_lo, pad_hi, dilation, groups):
     """One GEMM per kernel offset, ``dcols[k] = dy @ W[k]^T``, then col2im (K slice adds)."""
     kernel = weight.shape[2:]
     out_spatial = gl.shape[1:-1]
