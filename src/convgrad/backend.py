@@ -6,6 +6,7 @@ point dtype (float32, as in PyTorch) and the seeded random generator behind init
 dropout and data shuffling.
 """
 import numpy as np
+from .errors import DTypeError
 
 xp = np
 
@@ -28,7 +29,7 @@ def set_default_dtype(dtype):
     global _default_dtype
     dtype = np.dtype(dtype)
     if dtype.kind != "f":
-        raise TypeError(f"set_default_dtype: expected a floating point dtype, got {dtype}")
+        raise DTypeError(f"set_default_dtype: expected a floating point dtype, got {dtype}")
     _default_dtype = dtype
 
 

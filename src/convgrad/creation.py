@@ -3,6 +3,7 @@ import numpy as np
 
 from . import backend
 from .tensor import Tensor
+from .errors import ArgumentTypeError
 
 
 def _dtype(dtype):
@@ -26,7 +27,7 @@ def tensor(data, dtype=None, requires_grad=False):
 def from_numpy(array):
     """A tensor sharing memory with ``array`` (dtype kept)."""
     if not isinstance(array, np.ndarray):
-        raise TypeError(f"from_numpy: expected np.ndarray, got {type(array).__name__}")
+        raise ArgumentTypeError(f"from_numpy: expected np.ndarray, got {type(array).__name__}")
     return Tensor._wrap(array)
 
 

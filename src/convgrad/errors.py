@@ -24,3 +24,7 @@ class FileFormatError(ConvgradError, ValueError):
 
 class ResourceLimitError(ConvgradError, MemoryError):
     """An operation would need more memory than the configured cap allows."""
+
+
+class ArgumentTypeError(ConvgradError, TypeError):
+    """An argument is of the wrong Python type (a list where a Tensor was expected, ...)."""

@@ -16,6 +16,7 @@ import threading
 import numpy as np
 
 from . import backend
+from .errors import ArgumentError, ArgumentTypeError, DTypeError
 
 # ----------------------------------------------------------------------------------------------
 # Gradient mode
@@ -241,7 +242,7 @@ class Tensor:
     def requires_grad(self, value):
         value = bool(value)
         if value and self.data.dtype.kind not in "fc":
-            raise TypeError(f"only floating point tensors can require gradients, got dtype {self.data.dtype}")
+            raise DTypeError(f"only floating point tensors can require gradients, got dtype {self.data.dtype}")
         if not value and self._node is not None:
             raise RuntimeError("requires_grad can only be turned off on leaf tensors; use detach()")
         self._requires_grad = value
@@ -323,7 +324,7 @@ class Tensor:
 
     def __len__(self):
         if self.data.ndim == 0:
-            raise TypeError("len() of a 0-d tensor")
+            raise ArgumentTypeError("len() of a 0-d tensor")
         return self.data.shape[0]
 
     def numpy(self):
@@ -335,7 +336,7 @@ class Tensor:
 
     def item(self):
         if self.data.size != 1:
-            raise ValueError(f"item(): only one-element tensors convert to Python scalars, got shape {self.shape}")
+            raise ArgumentError(f"item(): only one-element tensors convert to Python scalars, got shape {self.shape}")
         return self.data.reshape(()).item()
 
     def tolist(self):
@@ -352,7 +353,7 @@ class Tensor:
 
     def __index__(self):
         if self.data.dtype.kind not in "iu" or self.data.size != 1:
-            raise TypeError("only integer tensors of a single element can be used as an index")
+            raise ArgumentTypeError("only integer tensors of a single element can be used as an index")
         return int(self.item())
 
     __hash__ = object.__hash__

@@ -20,6 +20,7 @@ from ..tensor import Function, Tensor
 from ._util import ArgumentError, ShapeError, ntuple, shape_str
 from .conv import conv1d, conv2d, conv3d
 from .shape import flip
+from ..errors import ArgumentTypeError, DTypeError
 
 _SPATIAL = {1: "L", 2: "H, W", 3: "D, H, W"}
 
@@ -29,7 +30,7 @@ _SPATIAL = {1: "L", 2: "H, W", 3: "D, H, W"}
 # ----------------------------------------------------------------------------------------------
 def _flipped(weight, d, op):
     if not isinstance(weight, Tensor):
-        raise TypeError(f"{op}: expected weight to be a Tensor, got {type(weight).__name__}")
+        raise ArgumentTypeError(f"{op}: expected weight to be a Tensor, got {type(weight).__name__}")
     if weight.ndim != d + 2:
         raise ShapeError(f"{op}: expected a {d + 2}-D weight (C_out, C_in/groups, {_SPATIAL[d]}), "
                          f"got shape {shape_str(weight.shape)}")
@@ -117,7 +118,7 @@ def _fft_convnd(input, weight, bias, stride, padding, dilation, groups, d):
     op = f"fft_conv{d}d"
     for name, value in (("input", input), ("weight", weight), ("bias", bias)):
         if value is not None and not isinstance(value, Tensor):
-            raise TypeError(f"{op}: expected {name} to be a Tensor, got {type(value).__name__}")
+            raise ArgumentTypeError(f"{op}: expected {name} to be a Tensor, got {type(value).__name__}")
     if weight.ndim != d + 2:
         raise ShapeError(f"{op}: expected a {d + 2}-D weight (C_out, C_in/groups, {_SPATIAL[d]}), "
                          f"got shape {shape_str(weight.shape)}")
@@ -125,7 +126,7 @@ def _fft_convnd(input, weight, bias, stride, padding, dilation, groups, d):
         raise ShapeError(f"{op}: expected a {d + 1}-D (unbatched) or {d + 2}-D (batched) input "
                          f"(N, C, {_SPATIAL[d]}), got shape {shape_str(input.shape)}")
     if input.dtype.kind != "f" or input.dtype != weight.dtype:
-        raise TypeError(f"{op}: input and weight must have the same floating dtype, got {input.dtype} and {weight.dtype}")
+        raise DTypeError(f"{op}: input and weight must have the same floating dtype, got {input.dtype} and {weight.dtype}")
     if not isinstance(groups, (int, np.integer)) or groups < 1 or weight.shape[0] % groups:
         raise ArgumentError(f"{op}: groups must be a positive integer dividing out_channels={weight.shape[0]}, "
                             f"got {groups}")

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..tensor import Function, Tensor
 from ._util import ArgumentError, ShapeError, ntuple, shape_str
+from ..errors import ArgumentTypeError, DTypeError
 
 
 def _sampling_positions(offset, kernel, stride, padding, dilation, offset_groups):
@@ -158,7 +159,7 @@ def _scatter_input_grad(g_cols, corners, x_shape, offset_groups):
 def _as_tensor(value, name):
     if value is None or isinstance(value, Tensor):
         return value
-    raise TypeError(f"deform_conv2d: {name} must be a Tensor or None, got {type(value).__name__}")
+    raise ArgumentTypeError(f"deform_conv2d: {name} must be a Tensor or None, got {type(value).__name__}")
 
 
 def deform_conv2d(input, offset, weight, bias=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), mask=None):
@@ -184,12 +185,12 @@ def deform_conv2d(input, offset, weight, bias=None, stride=(1, 1), padding=(0, 0
     """
     for name, value in (("input", input), ("offset", offset), ("weight", weight)):
         if not isinstance(value, Tensor):
-            raise TypeError(f"deform_conv2d: {name} must be a Tensor, got {type(value).__name__}")
+            raise ArgumentTypeError(f"deform_conv2d: {name} must be a Tensor, got {type(value).__name__}")
     bias = _as_tensor(bias, "bias")
     mask = _as_tensor(mask, "mask")
     dtypes = {t.dtype for t in (input, offset, weight, bias, mask) if t is not None}
     if len(dtypes) != 1 or input.dtype.kind != "f":
-        raise TypeError(f"deform_conv2d: input, offset, weight, bias and mask must share one floating dtype, "
+        raise DTypeError(f"deform_conv2d: input, offset, weight, bias and mask must share one floating dtype, "
                         f"got {sorted(str(d) for d in dtypes)}")
     stride = ntuple(stride, 2, "stride", "deform_conv2d")
     padding = ntuple(padding, 2, "padding", "deform_conv2d")

@@ -5,6 +5,7 @@ from collections import namedtuple
 import numpy as np
 
 from ..tensor import Function, Tensor
+from ..errors import DTypeError
 
 MaxMin = namedtuple("MaxMin", ["values", "indices"])
 
@@ -134,7 +135,7 @@ def sum(input, dim=None, keepdim=False, dtype=None):
 
 def mean(input, dim=None, keepdim=False):
     if input.dtype.kind not in "fc":
-        raise TypeError(f"mean(): expected a floating point tensor, got dtype {input.dtype}")
+        raise DTypeError(f"mean(): expected a floating point tensor, got dtype {input.dtype}")
     return Mean.apply(input, axes=_axes(dim, input.ndim), keepdim=keepdim)
 
 

@@ -10,6 +10,7 @@ import math
 import numpy as np
 
 from .. import backend
+from ..errors import ArgumentError
 
 
 def calculate_gain(nonlinearity, param=None):
@@ -27,13 +28,13 @@ def calculate_gain(nonlinearity, param=None):
         return math.sqrt(2.0 / (1 + slope ** 2))
     if nonlinearity == "selu":
         return 3.0 / 4
-    raise ValueError(f"calculate_gain: unsupported nonlinearity '{nonlinearity}'")
+    raise ArgumentError(f"calculate_gain: unsupported nonlinearity '{nonlinearity}'")
 
 
 def _calculate_fan_in_and_fan_out(tensor):
     shape = tensor.shape
     if len(shape) < 2:
-        raise ValueError(f"fan in and fan out need a tensor of at least 2 dimensions, got shape {shape}")
+        raise ArgumentError(f"fan in and fan out need a tensor of at least 2 dimensions, got shape {shape}")
     receptive = int(np.prod(shape[2:])) if len(shape) > 2 else 1
     return shape[1] * receptive, shape[0] * receptive
 
@@ -87,7 +88,7 @@ def ones_(tensor):
 
 def eye_(tensor):
     if tensor.ndim != 2:
-        raise ValueError("eye_: only 2-D tensors are supported")
+        raise ArgumentError("eye_: only 2-D tensors are supported")
     tensor.data[...] = np.eye(*tensor.shape)
     return tensor
 
@@ -116,7 +117,7 @@ def xavier_normal_(tensor, gain=1.0):
 
 def _kaiming_std(tensor, a, mode, nonlinearity):
     if mode not in ("fan_in", "fan_out"):
-        raise ValueError(f"kaiming init: mode must be 'fan_in' or 'fan_out', got '{mode}'")
+        raise ArgumentError(f"kaiming init: mode must be 'fan_in' or 'fan_out', got '{mode}'")
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     fan = fan_in if mode == "fan_in" else fan_out
     return calculate_gain(nonlinearity, a) / math.sqrt(fan)
@@ -134,7 +135,7 @@ def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu"):
 def orthogonal_(tensor, gain=1.0):
     """A (semi-)orthogonal matrix from the QR decomposition of a Gaussian matrix (Saxe et al.)."""
     if tensor.ndim < 2:
-        raise ValueError("orthogonal_: only tensors with 2 or more dimensions are supported")
+        raise ArgumentError("orthogonal_: only tensors with 2 or more dimensions are supported")
     rows = tensor.shape[0]
     cols = tensor.data.size // rows
     flat = backend.get_rng().standard_normal((rows, cols))

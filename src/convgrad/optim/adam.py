@@ -2,6 +2,7 @@
 import numpy as np
 
 from .optimizer import Optimizer, _check_nonnegative
+from ..errors import ArgumentError
 
 
 class Adam(Optimizer):
@@ -32,7 +33,7 @@ class Adam(Optimizer):
         betas = tuple(betas)
         for i, beta in enumerate(betas):
             if not 0.0 <= beta < 1.0:
-                raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
+                raise ArgumentError(f"Invalid beta parameter at index {i}: {beta}")
         _check_nonnegative("weight_decay", weight_decay)
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
                         maximize=maximize, decoupled_weight_decay=decoupled_weight_decay)

@@ -17,6 +17,7 @@ import numbers
 import numpy as np
 
 from ..tensor import Tensor, enable_grad
+from ..errors import ArgumentError, ArgumentTypeError, DTypeError
 
 
 class _Required:
@@ -43,11 +44,11 @@ class Optimizer:
         self.state = {}
         self.param_groups = []
         if isinstance(params, Tensor):
-            raise TypeError(f"{type(self).__name__}: params must be an iterable of tensors or of dicts, "
+            raise ArgumentTypeError(f"{type(self).__name__}: params must be an iterable of tensors or of dicts, "
                             f"got a single Tensor")
         groups = list(params)
         if not groups:
-            raise ValueError(f"{type(self).__name__} got an empty parameter list")
+            raise ArgumentError(f"{type(self).__name__} got an empty parameter list")
         if not isinstance(groups[0], dict):
             groups = [{"params": groups}]
         for group in groups:
@@ -56,27 +57,27 @@ class Optimizer:
     def add_param_group(self, param_group):
         """Add a group of parameters (a dict with ``params`` and optional options) to optimize."""
         if not isinstance(param_group, dict):
-            raise TypeError(f"{type(self).__name__}.add_param_group: expected a dict, got {type(param_group).__name__}")
+            raise ArgumentTypeError(f"{type(self).__name__}.add_param_group: expected a dict, got {type(param_group).__name__}")
         group = dict(param_group)
         params = group["params"]
         group["params"] = [params] if isinstance(params, Tensor) else list(params)
         for p in group["params"]:
             if not isinstance(p, Tensor):
-                raise TypeError(f"{type(self).__name__}: can only optimize Tensors, got {type(p).__name__}")
+                raise DTypeError(f"{type(self).__name__}: can only optimize Tensors, got {type(p).__name__}")
             if p.data.dtype.kind != "f":
-                raise TypeError(f"{type(self).__name__}: can only optimize floating point tensors, "
+                raise DTypeError(f"{type(self).__name__}: can only optimize floating point tensors, "
                                 f"got dtype {p.data.dtype}")
         for name, default in self.defaults.items():
             if default is required and name not in group:
-                raise ValueError(f"{type(self).__name__}: parameter group didn't specify a value of "
+                raise ArgumentError(f"{type(self).__name__}: parameter group didn't specify a value of "
                                  f"required optimization parameter {name}")
             group.setdefault(name, default)
         ids = [id(p) for p in group["params"]]
         if len(set(ids)) != len(ids):
-            raise ValueError(f"{type(self).__name__}: a parameter group contains the same parameter twice")
+            raise ArgumentError(f"{type(self).__name__}: a parameter group contains the same parameter twice")
         existing = {id(p) for g in self.param_groups for p in g["params"]}
         if existing & set(ids):
-            raise ValueError(f"{type(self).__name__}: some parameters appear in more than one parameter group")
+            raise ArgumentError(f"{type(self).__name__}: some parameters appear in more than one parameter group")
         self.param_groups.append(group)
 
     def zero_grad(self, set_to_none=True):
@@ -138,12 +139,12 @@ class Optimizer:
         """
         groups = state_dict["param_groups"]
         if len(groups) != len(self.param_groups):
-            raise ValueError(f"{type(self).__name__}.load_state_dict: the state has {len(groups)} parameter "
+            raise ArgumentError(f"{type(self).__name__}.load_state_dict: the state has {len(groups)} parameter "
                              f"groups, this optimizer has {len(self.param_groups)}")
         index_to_param = {}
         for saved, group in zip(groups, self.param_groups):
             if len(saved["params"]) != len(group["params"]):
-                raise ValueError(f"{type(self).__name__}.load_state_dict: a saved parameter group has "
+                raise ArgumentError(f"{type(self).__name__}.load_state_dict: a saved parameter group has "
                                  f"{len(saved['params'])} parameters, this optimizer's has {len(group['params'])}")
             for i, p in zip(saved["params"], group["params"]):
                 index_to_param[int(i)] = p
@@ -156,7 +157,7 @@ class Optimizer:
             for name, value in entries.items():
                 if isinstance(value, np.ndarray) and value.ndim > 0:
                     if value.shape != p.data.shape:
-                        raise ValueError(f"{type(self).__name__}.load_state_dict: state '{name}' of parameter "
+                        raise ArgumentError(f"{type(self).__name__}.load_state_dict: state '{name}' of parameter "
                                          f"{key} has shape {value.shape}, the parameter has {p.data.shape}")
                     dtype = p.data.dtype if value.dtype.kind == "f" else value.dtype
                     restored[name] = np.array(value, dtype=dtype, copy=True)
@@ -182,7 +183,7 @@ class Optimizer:
 
 def _check_nonnegative(name, value, what=None):
     if not isinstance(value, numbers.Real) or not value >= 0.0:
-        raise ValueError(f"Invalid {what or name} value: {value}")
+        raise ArgumentError(f"Invalid {what or name} value: {value}")
 
 
 def flatten_state_dict(state_dict, prefix=""):
@@ -218,4 +219,4 @@ def unflatten_state_dict(arrays, prefix=""):
 def _json_default(value):
     if isinstance(value, np.generic):
         return value.item()
-    raise TypeError(f"optimizer state: cannot store {type(value).__name__} as JSON")
+    raise ArgumentTypeError(f"optimizer state: cannot store {type(value).__name__} as JSON")

@@ -2,6 +2,7 @@
 import numpy as np
 
 from .optimizer import Optimizer, _check_nonnegative
+from ..errors import ArgumentError
 
 
 class SGD(Optimizer):
@@ -41,7 +42,7 @@ class SGD(Optimizer):
         _check_nonnegative("momentum", momentum)
         _check_nonnegative("weight_decay", weight_decay)
         if nesterov and (momentum <= 0 or dampening != 0):
-            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+            raise ArgumentError("Nesterov momentum requires a momentum and zero dampening")
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
                         nesterov=nesterov, maximize=maximize)
         super().__init__(params, defaults)
