@@ -46,17 +46,22 @@ class AlexNet(ZooModel):
                                 "(torchvision's layout has no groups)")
         self.features = _paper_features(in_channels, groups) if lrn else _torchvision_features(in_channels)
         self.avgpool = nn.AdaptiveAvgPool2d((6, 6))
-        self.classifier = nn.Sequential(
-            nn.Dropout(p=dropout), nn.Linear(256 * 6 * 6, 4096), nn.ReLU(),
-            nn.Dropout(p=dropout), nn.Linear(4096, 4096), nn.ReLU(),
-            nn.Linear(4096, num_classes),
-        )
+        self.classifier = classifier_head(num_classes, dropout)
 
     def forward(self, x):
         x = self.features(x)
         x = self.avgpool(x)
         x = F.flatten(x, 1)
         return self.classifier(x)
+
+
+def classifier_head(num_classes, dropout):
+    """AlexNet's (and ZF Net's) three fully connected layers on 256 maps of 6x6: 9216-4096-4096-classes."""
+    return nn.Sequential(
+        nn.Dropout(p=dropout), nn.Linear(256 * 6 * 6, 4096), nn.ReLU(),
+        nn.Dropout(p=dropout), nn.Linear(4096, 4096), nn.ReLU(),
+        nn.Linear(4096, num_classes),
+    )
 
 
 def _torchvision_features(in_channels):

@@ -20,9 +20,8 @@ paper's contrast normalisation across feature maps (LocalResponseNorm, size 5) f
 pool2, shifting the later ``features`` indices.
 """
 from .. import nn
+from .alexnet import AlexNet, classifier_head
 from .base import ZooModel, register_model
-
-F = nn.functional
 
 
 class ZFNet(ZooModel):
@@ -41,17 +40,9 @@ class ZFNet(ZooModel):
             nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True),
         )
         self.avgpool = nn.AdaptiveAvgPool2d((6, 6))
-        self.classifier = nn.Sequential(
-            nn.Dropout(p=dropout), nn.Linear(256 * 6 * 6, 4096), nn.ReLU(),
-            nn.Dropout(p=dropout), nn.Linear(4096, 4096), nn.ReLU(),
-            nn.Linear(4096, num_classes),
-        )
+        self.classifier = classifier_head(num_classes, dropout)
 
-    def forward(self, x):
-        x = self.features(x)
-        x = self.avgpool(x)
-        x = F.flatten(x, 1)
-        return self.classifier(x)
+    forward = AlexNet.forward  # the same features -> avgpool -> flatten -> classifier pass
 
 
 def _contrast_norm(enabled):

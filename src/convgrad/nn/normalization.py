@@ -13,6 +13,15 @@ from .module import Module
 from .parameter import Parameter
 
 
+
+def _affine_parameters(module, shape, affine, bias):
+    """The learned scale ``weight`` (ones) and shift ``bias`` (zeros) of a normalisation layer, or
+    None for each that is switched off (registered, so state_dict keys match PyTorch's)."""
+    dtype = get_default_dtype()
+    module.register_parameter("weight", Parameter(np.ones(shape, dtype)) if affine else None)
+    module.register_parameter("bias", Parameter(np.zeros(shape, dtype)) if affine and bias else None)
+
+
 class _NormBase(Module):
     """Shared state of batch and instance norm: affine (weight, bias) and running statistics."""
 
@@ -32,15 +41,7 @@ class _NormBase(Module):
         self.affine = affine
         self.track_running_stats = track_running_stats
         dtype = get_default_dtype()
-        if affine:
-            self.weight = Parameter(np.ones(self.num_features, dtype))
-            if bias:
-                self.bias = Parameter(np.zeros(self.num_features, dtype))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, self.num_features, affine, bias)
         if track_running_stats:
             self.register_buffer("running_mean", Tensor(np.zeros(self.num_features, dtype)))
             self.register_buffer("running_var", Tensor(np.ones(self.num_features, dtype)))
@@ -190,16 +191,7 @@ class LayerNorm(Module):
         self.normalized_shape = tuple(int(s) for s in normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
-        dtype = get_default_dtype()
-        if elementwise_affine:
-            self.weight = Parameter(np.ones(self.normalized_shape, dtype))
-            if bias:
-                self.bias = Parameter(np.zeros(self.normalized_shape, dtype))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, self.normalized_shape, elementwise_affine, bias)
 
     def forward(self, input):
         k = len(self.normalized_shape)
@@ -231,16 +223,7 @@ class GroupNorm(Module):
             raise ArgumentError(f"GroupNorm({num_groups}, {num_channels}): num_channels must be divisible "
                                 f"by num_groups")
         self.num_groups, self.num_channels, self.eps, self.affine = int(num_groups), int(num_channels), eps, affine
-        dtype = get_default_dtype()
-        if affine:
-            self.weight = Parameter(np.ones(self.num_channels, dtype))
-            if bias:
-                self.bias = Parameter(np.zeros(self.num_channels, dtype))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, self.num_channels, affine, bias)
 
     def forward(self, input):
         if input.ndim < 2 or input.shape[1] != self.num_channels:
