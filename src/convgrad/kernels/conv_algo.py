@@ -27,6 +27,7 @@ import time
 
 import numpy as np
 
+from .blas import matmul
 from .im2col import (Workspace, col2im, group_gemm, im2col, offset_weights, pad_channels_last,
                      weight_from_matrix, weight_matrix)
 
@@ -95,9 +96,9 @@ def _gemm_into(out_l, cols, wmat, groups):
     m = cols.shape[1]
     oc = out_l.shape[-1]
     if groups == 1:
-        np.matmul(cols[0], wmat[0], out=out_l.reshape(m, oc))
+        matmul(cols[0], wmat[0], out=out_l.reshape(m, oc))
     else:
-        res = np.matmul(cols, wmat)  # (G, M, OCg)
+        res = matmul(cols, wmat)  # (G, M, OCg)
         out_l.reshape(m, groups, oc // groups)[...] = res.transpose(1, 0, 2)
 
 
@@ -234,7 +235,7 @@ def _input_grad_col2im_channels_first(gl, weight, in_shape, stride, pad_lo, pad_
     n = in_shape[0]
     out_spatial = tuple(gl.shape[1:-1])
     spatial = tuple(in_shape[1:-1])
-    dcols = weight_matrix(weight, 1)[0] @ gl.reshape(-1, oc).T  # (K*C, M), rows (k, c)
+    dcols = matmul(weight_matrix(weight, 1)[0], gl.reshape(-1, oc).T)  # (K*C, M), rows (k, c)
     dcols = dcols.reshape((math.prod(kernel), c, n) + out_spatial)
     padded = (c, n) + tuple(s + lo + hi for s, lo, hi in zip(spatial, pad_lo, pad_hi))
     gx = np.zeros(padded, dtype=gl.dtype)
@@ -262,7 +263,7 @@ def _input_grad_col2im_per_offset(gl, weight, in_shape, stride, pad_lo, pad_hi, 
         part = gl[start:start + chunk]
         gmat = _grad_matrix(part, groups)
         dcols = WORKSPACE.take((groups, w_offsets.shape[1], gmat.shape[1], c // groups), gl.dtype)
-        np.matmul(gmat[:, None], w_offsets, out=dcols)  # (G, K, M, Cg)
+        matmul(gmat[:, None], w_offsets, out=dcols)  # (G, K, M, Cg)
         piece = col2im(dcols, (part.shape[0],) + padded_shape[1:], out_spatial, kernel, stride, dilation)
         WORKSPACE.give(dcols)
         if gx is None:

@@ -17,6 +17,8 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from .blas import matmul
+
 
 def window_view(xpad, out_spatial, kernel, stride, dilation):
     """Read-only view ``(N, *out_spatial, *kernel, C)`` of the sliding windows of ``xpad``."""
@@ -175,8 +177,8 @@ def group_gemm(a, b, transpose_a=False, transpose_b=False):
     if transpose_b:
         b = b.transpose(0, 2, 1)
     if a.shape[0] == 1:
-        return (a[0] @ b[0])[None]
-    return np.matmul(a, b)
+        return matmul(a[0], b[0])[None]
+    return matmul(a, b)
 
 
 def to_channels_last(x):
