@@ -17,7 +17,7 @@ from convgrad.errors import ArgumentError
 from convgrad.io import load_checkpoint
 from convgrad.models.lenet import lenet5
 from convgrad.training import TrainingDivergedError, evaluate, fit
-from convgrad.training.blas import blas_threads
+from convgrad.kernels.blas import blas_threads
 
 
 # --- LeNet-5 -------------------------------------------------------------------------------------

@@ -22,8 +22,7 @@ import warnings
 import numpy as np
 
 from ..tensor import Function, Tensor
-from ._util import shape_str
-from ._util import ArgumentError, DTypeError, ShapeError
+from ._util import ArgumentError, DTypeError, ShapeError, shape_str
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946

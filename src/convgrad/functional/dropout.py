@@ -18,8 +18,7 @@ import numpy as np
 
 from .. import backend
 from ..tensor import Function, Tensor
-from ._util import shape_str
-from ._util import ArgumentError, DTypeError, ShapeError
+from ._util import ArgumentError, DTypeError, ShapeError, shape_str
 
 # SELU's negative saturation value lambda * alpha (PyTorch's constant)
 _ALPHA_PRIME = 1.7580993408473766

@@ -10,9 +10,9 @@ flattened to (M, out), the gradients are three GEMMs and a sum:
 """
 import numpy as np
 
+from ..kernels.blas import matmul
 from ..tensor import Function, Tensor
-from ._util import shape_str
-from ._util import DTypeError, ShapeError
+from ._util import DTypeError, ShapeError, shape_str
 
 
 def _rows(x):
@@ -24,7 +24,7 @@ class Linear(Function):
     @staticmethod
     def forward(ctx, x, weight, bias=None):
         x2 = _rows(x)
-        out = x2 @ weight.T
+        out = matmul(x2, weight.T)
         if bias is not None:
             out += bias
         ctx.save_for_backward(x2, weight)
@@ -36,8 +36,8 @@ class Linear(Function):
         x2, weight = ctx.saved
         g2 = _rows(grad)
         nx, nw, nb = ctx.needs_input_grad
-        gx = (g2 @ weight).reshape(ctx.x_shape) if nx else None
-        gw = g2.T @ x2 if nw else None
+        gx = matmul(g2, weight).reshape(ctx.x_shape) if nx else None
+        gw = matmul(g2.T, x2) if nw else None
         gb = g2.sum(axis=0) if nb else None
         return gx, gw, gb
 

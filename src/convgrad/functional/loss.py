@@ -21,8 +21,7 @@ import numpy as np
 
 from ..kernels.broadcast import sum_to_shape
 from ..tensor import Function, Tensor
-from ._util import shape_str
-from ._util import ArgumentError, DTypeError, ShapeError
+from ._util import ArgumentError, DTypeError, ShapeError, shape_str
 
 _REDUCTIONS = ("none", "mean", "sum")
 

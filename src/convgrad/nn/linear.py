@@ -15,8 +15,7 @@ import numpy as np
 
 from .. import backend
 from .. import functional as F
-from ..functional._util import shape_str
-from ..functional._util import ArgumentError, DTypeError, ShapeError
+from ..functional._util import ArgumentError, DTypeError, ShapeError, shape_str
 from . import init
 from .module import Module
 from .parameter import Parameter

@@ -25,7 +25,7 @@ from ..data.transforms import Compose, Normalize, ToTensor
 from ..errors import ArgumentError, ConvgradError
 from ..io.checkpoint import CheckpointError, atomic_write, build_model, load_checkpoint, save_checkpoint
 from ..tensor import Tensor, no_grad
-from .blas import blas_threads
+from ..kernels.blas import blas_threads
 from .fit import evaluate, fit
 
 # The defaults of `convgrad train`, chosen by measurement (see README): 98.2-98.6% on the official
@@ -46,7 +46,7 @@ DEFAULTS = {
     "max_test": None,
     "detect_anomaly": False,
     "on_nonfinite": "stop",
-    "threads": 1,             # BLAS threads: one is fastest for LeNet-sized matrices (see training/blas.py)
+    "threads": 1,             # BLAS threads: one is fastest for LeNet-sized matrices (see kernels/blas.py)
 }
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("onecycle", "cosine", "none")
