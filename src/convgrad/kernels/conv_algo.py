@@ -27,6 +27,7 @@ import time
 
 import numpy as np
 
+from ..errors import ResourceLimitError
 from .blas import matmul
 from .im2col import (Workspace, col2im, group_gemm, im2col, offset_weights, pad_channels_last,
                      weight_from_matrix, weight_matrix)
@@ -86,9 +87,20 @@ def column_bytes(n, out_spatial, kernel, channels, itemsize):
 
 
 def batch_chunk(n, out_spatial, kernel, channels, itemsize):
-    """How many samples fit in the workspace limit (at least one)."""
+    """How many samples fit in the workspace limit; a single sample that does not fit is refused
+    with its size (ResourceLimitError) rather than allocated."""
     per_sample = max(1, column_bytes(1, out_spatial, kernel, channels, itemsize))
-    return max(1, min(n, _config["workspace_limit"] // per_sample))
+    limit = _config["workspace_limit"]
+    if per_sample > limit:
+        raise ResourceLimitError(f"convolution: one sample needs a column buffer of {_mib(per_sample)} "
+                                 f"(output {tuple(out_spatial)}, kernel {tuple(kernel)}, {channels} channels), "
+                                 f"above the workspace limit of {_mib(limit)}; raise it with "
+                                 f"convgrad.set_workspace_limit(nbytes)")
+    return max(1, min(n, limit // per_sample))
+
+
+def _mib(nbytes):
+    return f"{nbytes / 2 ** 20:,.1f} MiB"
 
 
 def _gemm_into(out_l, cols, wmat, groups):

@@ -248,8 +248,10 @@ class Module:
                 if arr.shape != t.data.shape:
                     raise StateDictError(f"{type(self).__name__}.load_state_dict: '{key}' has shape "
                                          f"{arr.shape} in the file, the model expects {t.data.shape}")
-                t.data = np.array(arr, dtype=t.data.dtype if t.data.dtype.kind == arr.dtype.kind
-                                  or t.data.dtype.kind == "f" else arr.dtype, copy=True)
+                if t.data.flags.writeable and (t.data.dtype.kind == arr.dtype.kind or t.data.dtype.kind == "f"):
+                    np.copyto(t.data, arr, casting="unsafe")  # in place: keeps the array's memory layout
+                else:
+                    t.data = np.array(arr, copy=True)
         return missing, unexpected
 
     # --- printing ------------------------------------------------------------------------------
