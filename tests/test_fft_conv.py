@@ -105,3 +105,21 @@ def test_fft_conv2d_errors_name_the_op():
         F.fft_conv2d(cg.randn(1, 3, 8, 8), cg.randn(4, 3, 3, 3), stride=2, padding="same")
     with pytest.raises(TypeError, match="same floating dtype"):
         F.fft_conv2d(cg.randn(1, 3, 8, 8), cg.randn(4, 3, 3, 3).double())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kernel,padding", [(9, 4), (11, "same"), ((11, 9), 0)])
+def test_conv2d_chooses_the_fft_for_large_kernels_and_still_matches_torch(kernel, padding, dtype):
+    """F.conv2d itself takes the FFT path where it pays (stride 1, kernel >= 9): same results."""
+    cg_fn = lambda x, w, b: F.conv2d(x, w, b, padding=padding)  # noqa: E731
+    t_fn = lambda x, w, b: torch.nn.functional.conv2d(x, w, b, padding=padding)  # noqa: E731
+    k = (kernel, kernel) if isinstance(kernel, int) else kernel
+    check_against_torch(cg_fn, t_fn, [(2, 3, 24, 23), (4, 3) + k, (4,)], dtype=dtype, name="conv2d (FFT path)")
+    x, w = cg.randn(1, 3, 24, 23, requires_grad=True), cg.randn(4, 3, *k)
+    assert F.conv2d(x, w, padding=padding).grad_fn == "FFTConvNd"
+    assert F.conv2d(x, w[:, :, :3, :3]).grad_fn == "ConvNd"  # small kernels stay on im2col
+    previous = cg.set_fft_min_kernel(None)
+    try:
+        assert F.conv2d(x, w, padding=padding).grad_fn == "ConvNd"
+    finally:
+        cg.set_fft_min_kernel(previous)

@@ -15,7 +15,7 @@ from .tensor import (AnomalyError, Function, Tensor, detect_anomaly, enable_grad
 from .creation import (arange, as_tensor, empty, eye, from_numpy, full, linspace, ones, ones_like, rand,
                        rand_like, randint, randn, randn_like, randperm, tensor, zeros, zeros_like)
 from . import functional
-from .kernels.conv_algo import set_conv_algorithm, set_workspace_limit
+from .kernels.conv_algo import set_conv_algorithm, set_fft_min_kernel, set_workspace_limit
 from . import nn
 from . import filters, image
 from . import optim

@@ -15,6 +15,7 @@ import weakref
 
 import numpy as np
 
+from ..kernels import conv_algo
 from ..kernels.conv_algo import WORKSPACE, conv_forward, conv_input_grad, conv_out_size, conv_weight_grad
 from ..kernels.im2col import pad_channels_last, to_channels_first, to_channels_last
 from ..tensor import Function, Tensor
@@ -203,8 +204,13 @@ def _convnd(input, weight, bias, stride, padding, dilation, groups, d):
     if any(k > p for k, p in zip(dilated, padded)):
         raise ShapeError(f"{op}: kernel size (dilated) {dilated} is larger than the padded input {padded} "
                          f"(input {shape_str(original_shape)})")
-    out = ConvNd.apply(input, weight, bias, stride=stride, pad_lo=pad_lo, pad_hi=pad_hi,
-                       dilation=dilation, groups=int(groups))
+    if conv_algo.use_fft(kernel, stride, dilation, int(groups)):
+        from .convolve import FFTConvNd  # convolve.py builds on this module
+        fn = FFTConvNd
+    else:
+        fn = ConvNd
+    out = fn.apply(input, weight, bias, stride=stride, pad_lo=pad_lo, pad_hi=pad_hi,
+                   dilation=dilation, groups=int(groups))
     return out.squeeze(0) if unbatched else out
 
 

@@ -508,7 +508,7 @@ def _masked_affine(g, ev):
 
 # Function class name -> handler; add an entry to export a Function of your own
 HANDLERS = {
-    "ConvNd": _conv, "ConvTransposeNd": _conv_transpose, "Linear": _linear,
+    "ConvNd": _conv, "FFTConvNd": _conv, "ConvTransposeNd": _conv_transpose, "Linear": _linear,
     "BatchNorm": _batch_norm, "LayerNorm": _layer_norm, "LocalResponseNorm": _lrn, "Pad": _pad,
     "ExtremePoolNd": _max_pool, "AvgPoolNd": _avg_pool,
     "AdaptiveAvgPoolNd": lambda g, ev: _adaptive_pool(g, ev, "AveragePool"),
