@@ -5,6 +5,9 @@ holds the few process-wide settings that the rest of the package reads: the defa
 point dtype (float32, as in PyTorch) and the seeded random generator behind initialisation,
 dropout and data shuffling.
 """
+import ctypes
+import os
+
 import numpy as np
 from .errors import DTypeError
 
@@ -73,3 +76,32 @@ def to_array(data, dtype=None):
     if arr.dtype.kind in "iu" and arr.dtype != np.uint8:
         return arr.astype(np.int64, copy=False)
     return arr
+
+
+# ----------------------------------------------------------------------------------------------
+# The C allocator: keep freed buffers in the process instead of returning them to the OS
+# ----------------------------------------------------------------------------------------------
+_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3  # glibc's mallopt parameters
+_MIB = 1 << 20
+
+
+def tune_allocator(mmap_threshold=256 * _MIB, trim_threshold=512 * _MIB, top_pad=64 * _MIB):
+    """Ask glibc's malloc to serve arrays up to ``mmap_threshold`` from its heap and to keep freed
+    memory (up to ``trim_threshold``) for reuse.
+
+    By default glibc maps every large array afresh and returns it to the system when freed, so each
+    training step page-faults its multi-megabyte column buffers and activations in again (PyTorch
+    avoids this with its caching allocator). Measured on a LeNet-5 training step, batch 64: 20.5 ms
+    with glibc's defaults, 15 ms with these settings. Returns True if the settings took effect
+    (glibc only); set ``CONVGRAD_MALLOC=system`` in the environment to leave malloc alone.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    return all(mallopt(param, int(value)) == 1 for param, value in (
+        (_M_MMAP_THRESHOLD, mmap_threshold), (_M_TRIM_THRESHOLD, trim_threshold), (_M_TOP_PAD, top_pad)))
+
+
+allocator_tuned = os.environ.get("CONVGRAD_MALLOC", "") != "system" and tune_allocator()
