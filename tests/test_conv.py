@@ -244,12 +244,18 @@ def test_every_input_gradient_algorithm_matches_torch(algorithm, dims, config):
         conv_algo.set_conv_algorithm(previous)
 
 
-def test_auto_algorithm_caches_one_choice_per_shape():
-    x = cg.tensor(np.ones((1, 4, 6, 6)), requires_grad=True)
-    w = cg.tensor(np.ones((4, 4, 3, 3)))
-    F.conv2d(x, w, padding=1).sum().backward()
-    choices = conv_algo.conv_algorithm_choices()
-    assert any(key[0] == (1, 6, 6, 4) and value in ("flip", "col2im") for key, value in choices.items())
+def test_auto_algorithm_is_a_fixed_rule_on_the_input_channels():
+    """'auto' takes 'flip' from 16 input channels per group (stride 1), else 'col2im', and records it."""
+    assert conv_algo.auto_input_grad_algorithm(6, 1) == "col2im"
+    assert conv_algo.auto_input_grad_algorithm(16, 1) == "flip"
+    assert conv_algo.auto_input_grad_algorithm(32, 4) == "col2im"
+    for channels, expected in [(4, "col2im"), (16, "flip")]:
+        x = cg.tensor(np.ones((1, channels, 6, 6)), requires_grad=True)
+        w = cg.tensor(np.ones((4, channels, 3, 3)))
+        F.conv2d(x, w, padding=1).sum().backward()
+        choices = conv_algo.conv_algorithm_choices()
+        assert any(key[0] == (1, 6, 6, 4) and key[2] == (1, 6, 6, channels) and value == expected
+                   for key, value in choices.items())
     with pytest.raises(ValueError, match="set_conv_algorithm"):
         conv_algo.set_conv_algorithm("winograd-ish")
 

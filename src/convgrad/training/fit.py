@@ -18,7 +18,6 @@ import time
 
 from .. import backend
 from ..errors import ArgumentError, ConvgradError
-from ..kernels.conv_algo import get_conv_algorithm, set_conv_algorithm
 from ..tensor import detect_anomaly as detect_anomaly_ctx
 from ..tensor import no_grad
 from .metrics import RunningStats, correct_count
@@ -63,24 +62,6 @@ def evaluate(model, loader, progress=False):
     return correct / seen
 
 
-class _fixed_conv_algorithm:
-    """The 'auto' conv algorithm times two candidates per layer shape and keeps the faster: the
-    choice (and so the rounding of the gradients) can differ between processes. Fix it while training."""
-
-    def __init__(self, on):
-        self.on, self.previous = on, None
-
-    def __enter__(self):
-        if self.on and get_conv_algorithm() == "auto":
-            self.previous = set_conv_algorithm("col2im")
-        return self
-
-    def __exit__(self, *exc):
-        if self.previous is not None:
-            set_conv_algorithm(self.previous)
-        return False
-
-
 class _Checkpointer:
     """Writes the periodic checkpoint and remembers the last good one."""
 
@@ -106,7 +87,7 @@ class _Checkpointer:
 def fit(model, train_loader, optimizer, epochs, loss_fn=None, val_loader=None, scheduler=None,
         scheduler_interval="epoch", callbacks=(), checkpoint_path=None, checkpoint_every=None,
         checkpoint_kwargs=None, resume=None, on_nonfinite="stop", detect_anomaly=False, progress=True,
-        log=None, deterministic=True):
+        log=None):
     """Train ``model`` for ``epochs`` epochs; return the history (one dict per epoch).
 
     Args:
@@ -127,9 +108,6 @@ def fit(model, train_loader, optimizer, epochs, loss_fn=None, val_loader=None, s
         detect_anomaly: run under ``convgrad.detect_anomaly()`` (the first op making NaN/Inf raises).
         progress: show a tqdm bar (loss, accuracy, images/s) on stderr.
         log: callable taking one line per epoch (e.g. ``print``), or None.
-        deterministic: while training, replace the convolution's timed ('auto') choice of
-            input-gradient algorithm by the fixed 'col2im' one, so that the same seed gives
-            bit-identical weights in every process (and a resumed run equals an uninterrupted one).
 
     Raises:
         TrainingDivergedError: the loss became NaN/Inf (message suggests causes and names the last
@@ -149,7 +127,7 @@ def fit(model, train_loader, optimizer, epochs, loss_fn=None, val_loader=None, s
     history = list(pos["history"])
     loop = _Loop(model, train_loader, optimizer, scheduler, scheduler_interval, loss_fn, callbacks, ckpt,
                  on_nonfinite, progress, epochs)
-    with detect_anomaly_ctx(bool(detect_anomaly)), _fixed_conv_algorithm(deterministic):
+    with detect_anomaly_ctx(bool(detect_anomaly)):
         for epoch in range(pos["epoch"], epochs):
             start_batch = pos["batch"] if epoch == pos["epoch"] else 0
             stats = RunningStats(**pos["stats"]) if epoch == pos["epoch"] else RunningStats()
