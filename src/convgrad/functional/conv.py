@@ -16,6 +16,7 @@ import weakref
 import numpy as np
 
 from ..kernels import conv_algo
+from ..kernels import conv_batch_last as batch_last
 from ..kernels.conv_algo import WORKSPACE, conv_forward, conv_input_grad, conv_out_size, conv_weight_grad
 from ..kernels.im2col import pad_channels_last, to_channels_first, to_channels_last
 from ..tensor import Function, Tensor
@@ -30,6 +31,18 @@ class ConvNd(Function):
     @staticmethod
     def forward(ctx, x, weight, bias=None, stride=(1,), pad_lo=(0,), pad_hi=(0,), dilation=(1,), groups=1):
         need_x, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        ctx.options = (stride, pad_lo, pad_hi, dilation, groups)
+        ctx.weight_shape = weight.shape
+        ctx.batch_last = batch_last.eligible(x.shape[0], x.shape[1], groups)
+        if ctx.batch_last:  # narrow layer: batch-last memory, see kernels/conv_batch_last.py
+            xpad = batch_last.to_batch_last(x, pad_lo, pad_hi)
+            wrows = batch_last.weight_rows(weight)
+            out_spatial = ConvNd.output_shape(x.shape, weight.shape, *ctx.options)[2:]
+            out = batch_last.conv_forward(xpad, wrows, out_spatial, weight.shape[2:], stride, dilation, bias)
+            ctx.saved_x = xpad if need_w else None
+            ctx.weight = wrows if need_x else None
+            ctx.in_shape = (x.shape[1],) + tuple(x.shape[2:]) + (x.shape[0],)
+            return batch_last.from_batch_last(out)
         xl = to_channels_last(x)
         out_l, saved = conv_forward(xl, weight, stride, pad_lo, pad_hi, dilation, groups,
                                     keep_cols=need_w, bias=bias)
@@ -39,14 +52,14 @@ class ConvNd(Function):
             # once the graph lets go of this context, its column buffer goes back to the pool
             weakref.finalize(ctx, WORKSPACE.give, saved[2])
         ctx.in_shape = xl.shape
-        ctx.options = (stride, pad_lo, pad_hi, dilation, groups)
-        ctx.weight_shape = weight.shape
         return to_channels_first(out_l)
 
     @staticmethod
     def backward(ctx, grad):
         stride, pad_lo, pad_hi, dilation, groups = ctx.options
         need_x, need_w, need_b = ctx.needs_input_grad
+        if ctx.batch_last:
+            return ConvNd._backward_batch_last(ctx, grad)
         gl = np.ascontiguousarray(to_channels_last(grad))
         gx = gw = gb = None
         if need_w:  # the saved columns stay in ctx: backward(retain_graph=True) may come back for them
@@ -56,6 +69,23 @@ class ConvNd(Function):
             gx = to_channels_first(gxl)
         if need_b:
             gb = gl.reshape(-1, gl.shape[-1]).sum(axis=0)
+        return gx, gw, gb
+
+    @staticmethod
+    def _backward_batch_last(ctx, grad):
+        stride, pad_lo, pad_hi, dilation, groups = ctx.options
+        need_x, need_w, need_b = ctx.needs_input_grad
+        kernel = ctx.weight_shape[2:]
+        g = batch_last.grad_batch_last(grad)  # (OC, *O, N)
+        gx = gw = gb = None
+        if need_w:
+            gw = batch_last.conv_weight_grad(ctx.saved_x, g, g.shape[1:-1], kernel, stride, dilation)
+            gw = gw.reshape(ctx.weight_shape)
+        if need_x:
+            gx = batch_last.conv_input_grad(g, ctx.weight, ctx.in_shape, kernel, stride, pad_lo, pad_hi, dilation)
+            gx = batch_last.from_batch_last(gx)
+        if need_b:
+            gb = g.reshape(g.shape[0], -1).sum(axis=1)
         return gx, gw, gb
 
     @staticmethod

@@ -102,7 +102,7 @@ class ExtremePoolNd(Function):
     @staticmethod
     def backward(ctx, grad):
         nd, channels_last, spatial, kernel, stride, padding, dilation, out = ctx.geometry
-        g = W.to_work(grad, nd, channels_last)
+        g = W.to_work(grad, nd, channels_last, like=ctx.arg)
         gx = W.max_pool_backward(g, ctx.arg, ctx.in_shape, ctx.order, spatial, kernel, stride, padding, dilation, out)
         return W.from_work(gx, nd, channels_last)
 

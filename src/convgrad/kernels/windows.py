@@ -118,11 +118,14 @@ def from_work(a, nd, channels_last):
     return np.moveaxis(a, -1, -nd - 1) if channels_last else a
 
 
-def to_work(a, nd, channels_last):
+def to_work(a, nd, channels_last, like=None):
     """Bring another array (e.g. an incoming gradient) into the working layout, contiguously,
-    so every operand of the following element-wise steps shares one memory order."""
+    so every operand of the following element-wise steps shares one memory order: that of
+    ``like`` when given (say a batch-last input's), else C order."""
     if channels_last:
         return np.ascontiguousarray(np.moveaxis(a, -nd - 1, -1))
+    if like is not None:
+        return match_layout(a, memory_order(like))
     return np.ascontiguousarray(a)
 
 
@@ -229,7 +232,7 @@ def _first_match(xp, values, spatial, kernel, stride, dilation, out):
     PyTorch's arg on ties. Offsets are scanned last to first, each match overwriting."""
     offsets = kernel_offsets(kernel, dilation)
     dtype = np.dtype(index_dtype(len(offsets)))
-    best = np.full(values.shape, len(offsets) - 1, dtype)
+    best = np.full_like(values, len(offsets) - 1, dtype)  # values' memory order
     for j in range(len(offsets) - 2, -1, -1):
         hit = np.equal(window_view(xp, offsets[j], spatial, stride, out), values)
         # best = where(hit, j, best) as integer arithmetic (wraps harmlessly in uint8), several
