@@ -481,3 +481,28 @@ def test_every_option_combination_of_a_tiny_conv_matches_torch():
         kw = dict(stride=stride, padding=padding, dilation=dilation)
         check_against_torch(lambda x, w: F.conv2d(x, w, **kw), lambda x, w: TF.conv2d(x, w, **kw),
                             [(1, 2, 6, 5), (2, 2, 2, 3)], dtype=np.float64, name="conv2d")
+
+
+# ----------------------------------------------------------------------------------------------
+# Large convolutions run in pieces on both cores (conv_algo._forward_pieces / _weight_grad_pieces)
+# ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("piece_bytes", [1, 700, 1 << 20])
+@pytest.mark.parametrize("dims,config", CONV_GRID[::2] + [
+    (2, ((2, 3, 9, 7), (4, 3, 3, 2), (4,), dict(stride=(2, 1), padding=(1, 0), dilation=(1, 2), groups=1))),
+    (2, ((3, 5, 6, 6), (2, 5, 3, 3), None, dict(stride=1, padding="same", dilation=1, groups=1))),
+])
+def test_convolutions_split_into_pieces_match_torch(dims, config, piece_bytes, monkeypatch):
+    """Force the pieces path on small shapes: a 1-byte piece is one output row of one sample, a
+    1 MiB piece several whole samples."""
+    monkeypatch.setattr(conv_algo, "SPLIT_MIN_BYTES", 0)
+    monkeypatch.setattr(conv_algo, "SPLIT_MIN_POSITIONS", 0)
+    monkeypatch.setattr(conv_algo, "PIECE_BYTES", piece_bytes)
+    _run_grid(CONV_FNS, dims, config, np.float64, f"conv{dims}d")
+
+
+def test_pieces_cover_every_row_of_every_sample_once():
+    for n, rows, row_bytes in [(1, 7, 10), (3, 5, 1 << 30), (4, 56, 1000), (1, 1, 5), (37, 7, 100)]:
+        seen = np.zeros((n, rows), int)
+        for piece in conv_algo._pieces(n, (rows,), row_bytes):
+            seen[piece] += 1
+        assert (seen == 1).all()

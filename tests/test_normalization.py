@@ -172,6 +172,36 @@ def test_batchnorm_errors_name_the_layer():
         F.batch_norm(cg.zeros(2, 3), None, None)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("layout", ["nchw", "channels_last", "batch_last"])
+@pytest.mark.parametrize("affine", [True, False])
+def test_batchnorm_inference_without_gradients_matches_torch(dtype, layout, affine):
+    """Evaluation under no_grad folds the statistics into one scale and shift per channel."""
+    rng = np.random.default_rng(3)
+    theirs = torch.nn.BatchNorm2d(5, affine=affine).to(torch.float32 if dtype == np.float32 else torch.float64)
+    with torch.no_grad():
+        theirs.running_mean.copy_(torch.tensor(rng.standard_normal(5) * 3))
+        theirs.running_var.copy_(torch.tensor(rng.random(5) * 4 + 0.01))
+        if affine:
+            theirs.weight.copy_(torch.tensor(rng.standard_normal(5)))
+            theirs.bias.copy_(torch.tensor(rng.standard_normal(5)))
+    ours = cg.nn.BatchNorm2d(5, affine=affine)
+    if dtype == np.float64:
+        ours.double()
+    ours.load_state_dict(theirs.state_dict())
+    ours.eval()
+    theirs.eval()
+    x = (rng.standard_normal((17, 5, 4, 6)) * 2 + 1).astype(dtype)
+    memory = {"nchw": x, "channels_last": np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2),
+              "batch_last": np.ascontiguousarray(x.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)}[layout]
+    with cg.no_grad():
+        out = ours(cg.tensor(memory))
+    with torch.no_grad():
+        ref = theirs(torch.tensor(x))
+    assert out.dtype == dtype
+    assert_close(out.numpy(), ref.numpy(), 1e-5 if dtype == np.float32 else 1e-12)
+
+
 def test_batchnorm_eval_has_no_graph_cost_under_no_grad():
     bn = cg.nn.BatchNorm2d(3).eval()
     with cg.no_grad():
