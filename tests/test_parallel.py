@@ -1,0 +1,78 @@
+"""Work split across threads (kernels/parallel.py): the pieces must add up to the whole."""
+import numpy as np
+import pytest
+import torch
+
+import convgrad as cg
+import convgrad.functional as F
+from convgrad.kernels import parallel
+from convgrad.kernels.blas import blas_threads
+from oracle import assert_close, check_against_torch
+
+
+@pytest.fixture
+def always_split(monkeypatch):
+    """Split every element-wise op, however small, over two workers."""
+    monkeypatch.setattr(parallel, "ELEMENTWISE_MIN_SIZE", 0)
+    monkeypatch.setattr(parallel, "workers", lambda: 2)
+
+
+LAYOUTS = {
+    "c": lambda a: a,
+    "channels_last": lambda a: np.ascontiguousarray(np.moveaxis(a, 1, -1)).transpose(0, 3, 1, 2),
+    "batch_last": lambda a: np.ascontiguousarray(np.moveaxis(a, 0, -1)).transpose(3, 0, 1, 2),
+}
+
+
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+@pytest.mark.parametrize("other_shape", [(), (5, 1, 1), (1, 5, 1, 1), (3, 5, 4, 7), (7,), (1, 1, 4, 1)])
+def test_elementwise_pieces_equal_one_call(layout, other_shape, always_split):
+    rng = np.random.default_rng(0)
+    x = LAYOUTS[layout](rng.standard_normal((3, 5, 4, 7)))
+    other = rng.standard_normal(other_shape)
+    out = parallel.elementwise(np.multiply, np.empty_like(x), x, other)
+    np.testing.assert_array_equal(out, x * other)
+
+
+def test_elementwise_runs_in_the_caller_with_one_thread(monkeypatch):
+    monkeypatch.setattr(parallel, "ELEMENTWISE_MIN_SIZE", 0)
+    x = np.arange(12.0).reshape(3, 4)
+    with blas_threads(1):
+        assert parallel.workers() == 1 or parallel.get_blas_threads() is None
+        np.testing.assert_array_equal(parallel.elementwise(np.add, np.empty_like(x), x, 1.0), x + 1)
+
+
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+def test_relu_in_pieces_matches_torch(layout, always_split):
+    check_against_torch(F.relu, torch.relu, [LAYOUTS[layout](np.random.default_rng(1).standard_normal((4, 3, 5, 6)))],
+                        dtype=np.float64)
+
+
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+def test_batchnorm_inference_in_pieces_matches_torch(layout, always_split):
+    rng = np.random.default_rng(2)
+    theirs = torch.nn.BatchNorm2d(3).double().eval()
+    with torch.no_grad():
+        theirs.running_mean.copy_(torch.tensor(rng.standard_normal(3)))
+        theirs.running_var.copy_(torch.tensor(rng.random(3) + 0.5))
+        theirs.weight.copy_(torch.tensor(rng.standard_normal(3)))
+    ours = cg.nn.BatchNorm2d(3).double()
+    ours.load_state_dict(theirs.state_dict())
+    ours.eval()
+    x = rng.standard_normal((4, 3, 5, 6))
+    with cg.no_grad():
+        out = ours(cg.tensor(LAYOUTS[layout](x)))
+    with torch.no_grad():
+        ref = theirs(torch.tensor(x))
+    assert_close(out.numpy(), ref.numpy(), 1e-12)
+
+
+def test_run_pieces_keeps_order_and_raises():
+    assert parallel.run_pieces(lambda i: i * i, range(7)) == [i * i for i in range(7)]
+
+    def boom(i):
+        if i == 3:
+            raise ValueError("piece 3")
+        return i
+    with pytest.raises(ValueError, match="piece 3"):
+        parallel.run_pieces(boom, range(5))
