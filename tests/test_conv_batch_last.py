@@ -42,10 +42,15 @@ FNS = {1: (F.conv1d, TF.conv1d), 2: (F.conv2d, TF.conv2d), 3: (F.conv3d, TF.conv
 
 
 def _check(dims, config, dtype):
+    """The input comes in batch-last memory, so that the layer takes this path whatever its
+    number of output channels."""
     x_shape, w_shape, b_shape, kwargs = config
-    assert conv_batch_last.eligible(x_shape[0], x_shape[1], 1)
+    rng = np.random.default_rng(sum(x_shape) + sum(w_shape))
+    x = np.ascontiguousarray(np.moveaxis(rng.standard_normal(x_shape), 0, -1))
+    x = np.moveaxis(x, -1, 0).astype(dtype)
+    assert conv_batch_last.eligible(x, w_shape[0], 1)
     cg_fn, torch_fn = FNS[dims]
-    shapes = [x_shape, w_shape] + ([b_shape] if b_shape else [])
+    shapes = [x, w_shape] + ([b_shape] if b_shape else [])
     check_against_torch(lambda *a: cg_fn(*a, **kwargs), lambda *a: torch_fn(*a, **kwargs), shapes,
                         dtype=dtype, name=f"conv{dims}d")
 
@@ -84,7 +89,14 @@ def test_output_is_a_batch_last_view_and_layers_keep_it():
     assert pooled.data.strides[0] == pooled.data.itemsize
 
 
-def test_small_batches_and_wide_layers_keep_channels_last():
-    assert not conv_batch_last.eligible(conv_batch_last.MIN_BATCH - 1, 1, 1)
-    assert not conv_batch_last.eligible(64, conv_batch_last.MAX_CHANNELS + 1, 1)
-    assert not conv_batch_last.eligible(64, 4, 2)
+def test_which_layers_take_the_batch_last_path():
+    def memory(shape, batch_last):
+        a = np.zeros(shape, np.float32)
+        return np.moveaxis(np.ascontiguousarray(np.moveaxis(a, 0, -1)), -1, 0) if batch_last else a
+    n, wide = conv_batch_last.MIN_BATCH, conv_batch_last.MAX_CHANNELS + 1
+    assert conv_batch_last.eligible(memory((n, 1, 8, 8), False), 6, 1)        # narrow to narrow starts it
+    assert conv_batch_last.eligible(memory((n, 6, 8, 8), True), 16, 1)        # and narrow inputs follow it
+    assert not conv_batch_last.eligible(memory((n, 1, 8, 8), False), wide, 1)  # a widening stem does not
+    assert not conv_batch_last.eligible(memory((n - 1, 1, 8, 8), False), 6, 1)
+    assert not conv_batch_last.eligible(memory((n, wide, 8, 8), True), 6, 1)
+    assert not conv_batch_last.eligible(memory((n, 4, 8, 8), True), 4, 2)

@@ -10,10 +10,12 @@ from convgrad.kernels.blas import blas_threads
 from oracle import assert_close, check_against_torch
 
 
-@pytest.fixture
-def always_split(monkeypatch):
-    """Split every element-wise op, however small, over two workers."""
+@pytest.fixture(params=[1 << 16, 7])
+def always_split(monkeypatch, request):
+    """Split every element-wise op, however small, over two workers (in two pieces, or in
+    pieces of 7 elements)."""
     monkeypatch.setattr(parallel, "ELEMENTWISE_MIN_SIZE", 0)
+    monkeypatch.setattr(parallel, "PIECE_ELEMENTS", request.param)
     monkeypatch.setattr(parallel, "workers", lambda: 2)
 
 
@@ -65,6 +67,15 @@ def test_batchnorm_inference_in_pieces_matches_torch(layout, always_split):
     with torch.no_grad():
         ref = theirs(torch.tensor(x))
     assert_close(out.numpy(), ref.numpy(), 1e-12)
+
+
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+def test_batchnorm_training_in_pieces_matches_torch(layout, always_split):
+    shape = (6, 3, 5, 4)
+    x = LAYOUTS[layout](np.random.default_rng(4).standard_normal(shape))
+    check_against_torch(lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True),
+                        lambda x, w, b: torch.nn.functional.batch_norm(x, None, None, w, b, training=True),
+                        [x, (3,), (3,)], dtype=np.float64)
 
 
 def test_run_pieces_keeps_order_and_raises():

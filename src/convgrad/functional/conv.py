@@ -19,6 +19,7 @@ from ..kernels import conv_algo
 from ..kernels import conv_batch_last as batch_last
 from ..kernels.conv_algo import WORKSPACE, conv_forward, conv_input_grad, conv_out_size, conv_weight_grad
 from ..kernels.im2col import pad_channels_last, to_channels_first, to_channels_last
+from ..kernels.windows import match_layout, memory_order
 from ..tensor import Function, Tensor
 from ._util import ArgumentError, ShapeError, ntuple, shape_str
 
@@ -33,7 +34,7 @@ class ConvNd(Function):
         need_x, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         ctx.options = (stride, pad_lo, pad_hi, dilation, groups)
         ctx.weight_shape = weight.shape
-        ctx.batch_last = batch_last.eligible(x.shape[0], x.shape[1], groups)
+        ctx.batch_last = batch_last.eligible(x, weight.shape[0], groups)
         if ctx.batch_last:  # narrow layer: batch-last memory, see kernels/conv_batch_last.py
             xpad = batch_last.to_batch_last(x, pad_lo, pad_hi)
             wrows = batch_last.weight_rows(weight)
@@ -52,6 +53,7 @@ class ConvNd(Function):
             # once the graph lets go of this context, its column buffer goes back to the pool
             weakref.finalize(ctx, WORKSPACE.give, saved[2])
         ctx.in_shape = xl.shape
+        ctx.x_order = memory_order(x) if need_x else None
         return to_channels_first(out_l)
 
     @staticmethod
@@ -66,7 +68,9 @@ class ConvNd(Function):
             gw = conv_weight_grad(ctx.saved_x, gl, ctx.weight_shape, stride, dilation, groups)
         if need_x:
             gxl = conv_input_grad(gl, ctx.weight, ctx.in_shape, stride, pad_lo, pad_hi, dilation, groups)
-            gx = to_channels_first(gxl)
+            # in the input's layout: the backward of the op before multiplies it with arrays laid
+            # out like its output, and a layout mismatch there costs several times the op
+            gx = match_layout(to_channels_first(gxl), ctx.x_order)
         if need_b:
             gb = gl.reshape(-1, gl.shape[-1]).sum(axis=0)
         return gx, gw, gb
