@@ -383,7 +383,7 @@ def main(argv=None):
     parser.add_argument("--only", nargs="*", help="workload names: " + ", ".join(w[0] for w in WORKLOADS))
     parser.add_argument("--repeats", type=int, default=None, help="override every workload's repeat count")
     parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--rounds", type=int, default=2,
+    parser.add_argument("--rounds", type=int, default=3,
                         help="worker processes per framework and workload, alternating frameworks")
     parser.add_argument("--write", action="store_true", help="write bench/RESULTS.md even with --only")
     parser.add_argument("--no-write", action="store_true", help="do not write bench/RESULTS.md")
