@@ -78,6 +78,15 @@ def test_batchnorm_training_in_pieces_matches_torch(layout, always_split):
                         [x, (3,), (3,)], dtype=np.float64)
 
 
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+@pytest.mark.parametrize("options", [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1)])
+def test_max_pool_inference_in_pieces_matches_torch(layout, options, always_split):
+    x = np.random.default_rng(5).standard_normal((5, 3, 9, 8))
+    with cg.no_grad():
+        out = F.max_pool2d(cg.tensor(LAYOUTS[layout](x)), **options)
+    assert_close(out.numpy(), torch.nn.functional.max_pool2d(torch.tensor(x), **options).numpy(), 1e-12)
+
+
 def test_run_pieces_keeps_order_and_raises():
     assert parallel.run_pieces(lambda i: i * i, range(7)) == [i * i for i in range(7)]
 

@@ -183,6 +183,8 @@ def _affine_inference(xv, layout, mean, var, weight, bias, eps):
     b = -mean * a
     if bias is not None:
         b = b + bias
+    if layout.rows:
+        return bn_kernels.scale_shift(xv, a.astype(dtype), b.astype(dtype))
     return elementwise(_scale_shift, np.empty_like(xv), xv, layout.per_channel(a.astype(dtype)),
                        layout.per_channel(b.astype(dtype)))
 

@@ -22,6 +22,7 @@ Either way the input gradient comes back in the input's layout.
 import numpy as np
 
 from ..kernels import windows as W
+from ..kernels import parallel
 from ..tensor import Function, Tensor
 from ._util import ArgumentError, DTypeError, ShapeError, ntuple, shape_str
 
@@ -86,6 +87,15 @@ class ExtremePoolNd(Function):
         out = ExtremePoolNd.output_shape(x.shape, kernel, stride, padding, dilation, ceil_mode)[-nd:]
         w, spatial, channels_last = W.work_view(x, nd)
         need_grad = ctx.needs_input_grad[0]
+        if (not (need_grad or return_indices) and w.shape[0] > 1 and w.size >= parallel.ELEMENTWISE_MIN_SIZE
+                and W.memory_order(w)[0] == 0):
+            # values only (inference), samples outermost in memory: in pieces of samples on both cores
+            parts = min(w.shape[0], 2 * parallel.workers())
+            bounds = [w.shape[0] * i // parts for i in range(parts + 1)]
+            values = np.concatenate(parallel.run_pieces(lambda i: W.max_pool_forward(
+                w[bounds[i]:bounds[i + 1]], spatial, kernel, stride, padding, dilation, out, take_max,
+                need_arg=False)[0], range(parts)))
+            return W.from_work(values, nd, channels_last)
         values, arg = W.max_pool_forward(w, spatial, kernel, stride, padding, dilation, out, take_max,
                                          need_arg=need_grad or return_indices)
         result = W.from_work(values, nd, channels_last)

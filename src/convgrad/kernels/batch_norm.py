@@ -110,6 +110,19 @@ def normalize(v, mean, invstd, weight, bias):
     return out
 
 
+def scale_shift(v, scale, shift):
+    """``v * scale + shift`` per channel, a new array (inference with folded statistics)."""
+    out = np.empty_like(v)
+    scales, shifts = _tiled(scale), _tiled(shift)
+
+    def piece(p):
+        for wide, (o, x) in _Rows(p, v.shape[1]).each(out, v):
+            np.multiply(x, scales[wide], out=o)
+            o += shifts[wide]
+    run_pieces(piece, _pieces(v))
+    return out
+
+
 def gradient_sums(g, v, mean, invstd):
     """Per-channel ``sum(g)`` and ``sum(g * x_hat)`` (float64), one pass over ``g`` and ``v``."""
     c = v.shape[1]
