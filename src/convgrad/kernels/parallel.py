@@ -60,7 +60,7 @@ def scratch(shape, dtype):
 # 6.4M-element activation: ReLU 3.5 -> 1.3 ms, batch-norm scale-and-shift 12.8 -> 4.9 ms). A
 # function of several NumPy steps then runs them on a piece that is still in the cache.
 ELEMENTWISE_MIN_SIZE = 1 << 20
-PIECE_ELEMENTS = 1 << 16
+PIECE_ELEMENTS = 1 << 18
 
 
 def elementwise(func, out, *operands):
