@@ -50,7 +50,8 @@ def scratch(shape, dtype):
         buffers = _local.buffers = {}
     buf = buffers.get(key)
     if buf is None:
-        buffers.clear()  # one live buffer per thread: shapes change from layer to layer
+        if len(buffers) >= 4:  # a few live shapes per thread (a layer's blocks differ by a row)
+            buffers.clear()
         buf = buffers[key] = np.empty(shape, dtype=dtype)
     return buf
 
