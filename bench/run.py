@@ -26,13 +26,13 @@ NOTES = os.path.join(HERE, "NOTES.md")  # hand-written analysis appended to RESU
 
 # name, description, batch (images per step, for img/s), default repeats
 WORKLOADS = [
-    ("lenet_b64", "LeNet-5 train step, batch 64", 64, 30),
-    ("lenet_b256", "LeNet-5 train step, batch 256", 256, 15),
-    ("conv3x3", "3x3 conv 64->64 on 32x64x56x56, forward + input & weight gradients", None, 5),
-    ("resnet18_b8", "ResNet-18 inference, batch 8, 224x224", 8, 4),
-    ("resnet18_b1", "ResNet-18 inference, batch 1, 224x224", 1, 10),
-    ("small_resnet_train", "small ResNet (3 stages, 16-32-64) train step on 28x28, batch 128", 128, 6),
-    ("matmul2048", "float32 matrix product 2048^3 (NumPy vs torch.mm; the GEMM ceiling)", None, 5),
+    ("lenet_b64", "LeNet-5 train step, batch 64", 64, 20),
+    ("lenet_b256", "LeNet-5 train step, batch 256", 256, 10),
+    ("conv3x3", "3x3 conv 64->64 on 32x64x56x56, forward + input & weight gradients", None, 4),
+    ("resnet18_b8", "ResNet-18 inference, batch 8, 224x224", 8, 3),
+    ("resnet18_b1", "ResNet-18 inference, batch 1, 224x224", 1, 8),
+    ("small_resnet_train", "small ResNet (3 stages, 16-32-64) train step on 28x28, batch 128", 128, 4),
+    ("matmul2048", "float32 matrix product 2048^3 (NumPy vs torch.mm; the GEMM ceiling)", None, 4),
 ]
 CONV3X3_FLOP = 3 * 2 * 32 * 64 * 64 * 9 * 56 * 56  # forward + two gradients, each one GEMM's worth
 MATMUL_FLOP = 2 * 2048 ** 3
@@ -383,7 +383,7 @@ def main(argv=None):
     parser.add_argument("--only", nargs="*", help="workload names: " + ", ".join(w[0] for w in WORKLOADS))
     parser.add_argument("--repeats", type=int, default=None, help="override every workload's repeat count")
     parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--rounds", type=int, default=3,
+    parser.add_argument("--rounds", type=int, default=5,
                         help="worker processes per framework and workload, alternating frameworks")
     parser.add_argument("--write", action="store_true", help="write bench/RESULTS.md even with --only")
     parser.add_argument("--no-write", action="store_true", help="do not write bench/RESULTS.md")

@@ -184,18 +184,19 @@ SPLIT_MIN_BYTES = 4 << 20
 PIECE_BYTES = 4 << 20
 
 
-SPLIT_MAX_OUT_CHANNELS = 64
+SPLIT_MAX_OUT_CHANNELS = 256
 SPLIT_MIN_POSITIONS = 128  # output positions per sample
 
 
 def _split_worthwhile(xpad, out_spatial, kernel, groups, out_channels):
-    """Pieces pay where the im2col copy is a large share of the work: few output channels per
-    copied column, on feature maps that are not tiny. Measured, 3x3 layers forward + backward
-    (batch, channels, size): (128, 16, 28) 43 -> 25 ms, (128, 32, 14) 24 -> 16, (32, 64, 56)
-    205 -> 143, (8, 64, 56) 62 -> 36; forward only: ResNet-18's 7x7 conv1 at batch 8 20.2 -> 17.3,
-    (8, 64, 56) 17.2 -> 13.3, (32, 64, 56) 68 -> 43. Slower: (128, 64, 7) 12 -> 17, 128 output
-    channels forward 9.4 -> 12.0 (8, 128, 28) and 5.2 -> 6.8 (8, 64 -> 128, stride 2); 256
-    channels and single samples gain nothing over one two-thread GEMM."""
+    """Pieces pay where the im2col copy is a large share of the work: not too many output
+    channels per copied column, on feature maps that are not tiny, more than one sample.
+    Measured, 3x3 layers forward + backward (batch, channels, size): (128, 16, 28) 43 -> 25 ms,
+    (128, 32, 14) 24 -> 16, (32, 64, 56) 205 -> 143, (8, 64, 56) 62 -> 36; forward only:
+    ResNet-18's 7x7 conv1 at batch 8 20.2 -> 17.3, (8, 64, 56) 17.2 -> 13.3, (32, 64, 56)
+    68 -> 43, (8, 128, 28) 12.1 -> 10.6, (8, 256, 14) even. Slower: (8, 512, 7) 16.8 -> 20.3,
+    (128, 64, 7) 12 -> 17 (tiny maps); a single sample gains nothing over one two-thread GEMM.
+    """
     return (groups == 1 and xpad.shape[0] > 1 and xpad.shape[-1] > 1 and math.prod(kernel) > 1
             and out_channels <= SPLIT_MAX_OUT_CHANNELS and math.prod(out_spatial) >= SPLIT_MIN_POSITIONS
             and column_bytes(xpad.shape[0], out_spatial, kernel, xpad.shape[-1], xpad.itemsize) >= SPLIT_MIN_BYTES)
