@@ -5,18 +5,20 @@ import torch
 
 import convgrad as cg
 import convgrad.functional as F
-from convgrad.kernels import parallel
+from convgrad.kernels import batch_norm, parallel
 from convgrad.kernels.blas import blas_threads
 from oracle import assert_close, check_against_torch
 
 
 @pytest.fixture(params=[1 << 16, 7])
 def always_split(monkeypatch, request):
-    """Split every element-wise op, however small, over two workers (in two pieces, or in
-    pieces of 7 elements)."""
+    """Split every element-wise op and batch norm, however small, over two workers (in two
+    pieces, or in pieces of 7 elements; batch norm in pieces of 64 rows, or of 128)."""
     monkeypatch.setattr(parallel, "ELEMENTWISE_MIN_SIZE", 0)
     monkeypatch.setattr(parallel, "PIECE_ELEMENTS", request.param)
     monkeypatch.setattr(parallel, "workers", lambda: 2)
+    monkeypatch.setattr(batch_norm, "PIECE_ELEMENTS", 7 if request.param == 7 else 200)
+    monkeypatch.setattr(batch_norm, "workers", lambda: 2)
 
 
 LAYOUTS = {
@@ -71,7 +73,7 @@ def test_batchnorm_inference_in_pieces_matches_torch(layout, always_split):
 
 @pytest.mark.parametrize("layout", sorted(LAYOUTS))
 def test_batchnorm_training_in_pieces_matches_torch(layout, always_split):
-    shape = (6, 3, 5, 4)
+    shape = (10, 3, 7, 5)  # 350 rows: several pieces, each a wide block and a tail
     x = LAYOUTS[layout](np.random.default_rng(4).standard_normal(shape))
     check_against_torch(lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True),
                         lambda x, w, b: torch.nn.functional.batch_norm(x, None, None, w, b, training=True),

@@ -25,9 +25,11 @@ _ROWS = 64  # rows per wide row, and per block of the sums
 
 
 def _pieces(v):
-    """Row ranges of about PIECE_ELEMENTS numbers, starting at multiples of 64 rows."""
+    """Row ranges of about PIECE_ELEMENTS numbers, starting at multiples of 64 rows; an array of
+    less than two pieces stays whole (handing it to a thread would cost more than the work)."""
     m = v.shape[0]
-    parts = min(-(-m // _ROWS), max(workers(), -(-v.size // PIECE_ELEMENTS)))
+    parts = -(-v.size // PIECE_ELEMENTS)
+    parts = min(-(-m // _ROWS), 1 if parts < 2 else max(workers(), parts))
     bounds = [min(m, -(-m * i // parts) // _ROWS * _ROWS) for i in range(parts)] + [m]
     return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
 
