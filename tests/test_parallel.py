@@ -89,6 +89,12 @@ def test_max_pool_inference_in_pieces_matches_torch(layout, options, always_spli
     assert_close(out.numpy(), torch.nn.functional.max_pool2d(torch.tensor(x), **options).numpy(), 1e-12)
 
 
+def test_pieces_inside_a_piece_run_in_order(monkeypatch):
+    monkeypatch.setattr(parallel, "workers", lambda: 2)
+    nested = parallel.run_pieces(lambda i: parallel.run_pieces(lambda j: (i, j), range(3)), range(4))
+    assert nested == [[(i, j) for j in range(3)] for i in range(4)]
+
+
 def test_run_pieces_keeps_order_and_raises():
     assert parallel.run_pieces(lambda i: i * i, range(7)) == [i * i for i in range(7)]
 

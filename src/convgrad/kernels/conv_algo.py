@@ -204,14 +204,15 @@ def _split_worthwhile(xpad, out_spatial, kernel, groups, out_channels):
 
 def _pieces(n, out_spatial, row_bytes):
     """``(samples, rows)`` slice pairs over the batch and the first output axis, each about
-    PIECE_BYTES of columns (several whole samples, or rows of one), and at least two per worker
-    so that both cores stay busy."""
+    PIECE_BYTES of columns or the workspace limit if lower (several whole samples, or rows of
+    one; a single row may exceed it), and at least two per worker so that both cores stay busy."""
     rows = out_spatial[0]
+    budget = min(PIECE_BYTES, _config["workspace_limit"])  # a piece never exceeds the workspace limit
     sample_bytes = row_bytes * rows
-    if sample_bytes * 2 <= PIECE_BYTES:  # several whole samples per piece
-        per = max(1, min(PIECE_BYTES // sample_bytes, -(-n // (2 * workers()))))
+    if sample_bytes * 2 <= budget:  # several whole samples per piece
+        per = max(1, min(budget // sample_bytes, -(-n // (2 * workers()))))
         return [(slice(i, min(i + per, n)), slice(0, rows)) for i in range(0, n, per)]
-    per = max(1, min(rows, PIECE_BYTES // max(1, row_bytes)))
+    per = max(1, min(rows, budget // max(1, row_bytes)))
     return [(slice(i, i + 1), slice(r, min(r + per, rows))) for i in range(n) for r in range(0, rows, per)]
 
 

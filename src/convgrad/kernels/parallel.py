@@ -4,12 +4,14 @@ A large convolution is im2col (a memory copy, which NumPy runs on one core) foll
 (which BLAS runs on all its threads). Done one after the other, one core idles through every
 copy. Split into pieces by samples (or by output rows), each piece's copy and product run in a
 worker thread with a one-thread BLAS, so one core copies while the other multiplies; NumPy
-releases the GIL inside both. Each piece's column block is a small per-thread buffer (:func:`scratch`), so the full column
-matrix is never built. Measured on the 3x3 64->64 convolution of 32x64x56x56: forward 86 -> 39 ms,
-weight gradient 46 -> 41 ms, and 231 MB less memory.
+releases the GIL inside both. Each piece's column block is a small per-thread buffer
+(:func:`scratch`), so the full column matrix is never built. Measured on the 3x3 64->64
+convolution of 32x64x56x56: forward 86 -> 39 ms, weight gradient 46 -> 41 ms, and 231 MB less
+memory.
 
 The number of workers is the BLAS thread count (``--threads``, ``OPENBLAS_NUM_THREADS``): with
-one thread everything runs in the caller, in order.
+one thread everything runs in the caller, in order. A piece that itself asks for pieces runs
+them in order too (a worker waiting on its own pool could deadlock it).
 """
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -32,13 +34,17 @@ def run_pieces(fn, pieces):
     returns the results in order. Exceptions propagate to the caller."""
     pieces = list(pieces)
     count = workers()
-    if count <= 1 or len(pieces) <= 1:
+    if count <= 1 or len(pieces) <= 1 or getattr(_local, "worker", False):
         return [fn(piece) for piece in pieces]
     pool = _pools.get(count)
     if pool is None:
-        pool = _pools[count] = ThreadPoolExecutor(count, thread_name_prefix="convgrad")
+        pool = _pools[count] = ThreadPoolExecutor(count, thread_name_prefix="convgrad", initializer=_mark_worker)
     with blas_threads(1):
         return list(pool.map(fn, pieces))
+
+
+def _mark_worker():
+    _local.worker = True
 
 
 def scratch(shape, dtype):
