@@ -59,18 +59,8 @@ class _ChannelLayout:
         return v.reshape(self.shape)
 
     def channel_sum(self, v):
-        if self.rows:
-            # NumPy adds rows one after another along axis 0 (error growing like M * eps in
-            # float32); summing in two stages of ~sqrt(M) rows keeps it near 2 sqrt(M) * eps.
-            # Both stages reduce axis 0 of contiguous blocks (whole-row vector adds): 8x
-            # faster than reducing the middle axis of (blocks, rows, C) for C = 16.
-            m = v.shape[0]
-            block = int(m ** 0.5)
-            if block < 32:
-                return v.sum(axis=0)
-            whole = (m // block) * block
-            total = v[:whole].reshape(-1, block, self.channels).sum(axis=0).sum(axis=0)
-            return total + v[whole:].sum(axis=0) if whole < m else total
+        """Per-channel sum of a view in the (N, C, L) layout. The (M, C) layout has its own,
+        blocked sums in kernels/batch_norm.py."""
         return v.sum(axis=2).sum(axis=0)
 
     def per_channel(self, values):

@@ -224,30 +224,25 @@ def _piece_columns(win, piece, kc):
     return buf.reshape(-1, kc)
 
 
+def _piece_plan(xpad, out_spatial, kernel, stride, dilation):
+    """``(window view, K*C, pieces)`` shared by the forward and the weight gradient."""
+    win = window_view(xpad, out_spatial, kernel, stride, dilation)
+    row_bytes = column_bytes(1, out_spatial[1:], kernel, xpad.shape[-1], xpad.itemsize)
+    return win, math.prod(kernel) * xpad.shape[-1], _pieces(xpad.shape[0], out_spatial, row_bytes)
+
+
 def _forward_pieces(xpad, out_l, out_spatial, kernel, stride, dilation, wmat):
     """``out_l`` (N, *O, OC) <- im2col + GEMM, piece by piece on both cores."""
-    win = window_view(xpad, out_spatial, kernel, stride, dilation)
-    kc = math.prod(kernel) * xpad.shape[-1]
+    win, kc, pieces = _piece_plan(xpad, out_spatial, kernel, stride, dilation)
     oc = out_l.shape[-1]
-    row_bytes = column_bytes(1, out_spatial[1:], kernel, xpad.shape[-1], xpad.itemsize)
-
-    def piece(p):
-        np.matmul(_piece_columns(win, p, kc), wmat, out=out_l[p].reshape(-1, oc))
-
-    run_pieces(piece, _pieces(xpad.shape[0], out_spatial, row_bytes))
+    run_pieces(lambda p: np.matmul(_piece_columns(win, p, kc), wmat, out=out_l[p].reshape(-1, oc)), pieces)
 
 
 def _weight_grad_pieces(xpad, gl, out_spatial, kernel, stride, dilation):
     """``dW (K*C, OC) = cols^T dy``, summed over pieces computed on both cores."""
-    win = window_view(xpad, out_spatial, kernel, stride, dilation)
-    kc = math.prod(kernel) * xpad.shape[-1]
+    win, kc, pieces = _piece_plan(xpad, out_spatial, kernel, stride, dilation)
     oc = gl.shape[-1]
-    row_bytes = column_bytes(1, out_spatial[1:], kernel, xpad.shape[-1], xpad.itemsize)
-
-    def piece(p):
-        return np.matmul(_piece_columns(win, p, kc).T, gl[p].reshape(-1, oc))
-
-    parts = run_pieces(piece, _pieces(xpad.shape[0], out_spatial, row_bytes))
+    parts = run_pieces(lambda p: np.matmul(_piece_columns(win, p, kc).T, gl[p].reshape(-1, oc)), pieces)
     total = parts[0]
     for part in parts[1:]:
         total += part
