@@ -16,6 +16,7 @@ from .loss import (binary_cross_entropy, binary_cross_entropy_with_logits, cross
 from .regularization import l1_penalty, l2_penalty
 from .arithmetic import add, div, matmul, mul, neg, pow, sub
 from .conv import conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d
+from .fused import conv_batch_norm
 from .convolve import convolve1d, convolve2d, convolve3d, fft_conv1d, fft_conv2d, fft_conv3d
 from .deform_conv import deform_conv2d
 from .padding import pad

@@ -20,7 +20,7 @@ from ..kernels import conv_batch_last as batch_last
 from ..kernels.conv_algo import WORKSPACE, conv_forward, conv_input_grad, conv_out_size, conv_weight_grad
 from ..kernels.im2col import pad_channels_last, to_channels_first, to_channels_last
 from ..kernels.windows import match_layout, memory_order
-from ..tensor import Function, Tensor
+from ..tensor import Function, Tensor, no_grad
 from ._util import ArgumentError, ShapeError, ntuple, shape_str
 
 _SPATIAL = {1: "L", 2: "H, W", 3: "D, H, W"}
@@ -207,7 +207,7 @@ def _same_padding(kernel, dilation):
     return lo, tuple(t - low for t, low in zip(total, lo))
 
 
-def _convnd(input, weight, bias, stride, padding, dilation, groups, d):
+def _convnd(input, weight, bias, stride, padding, dilation, groups, d, epilogue=None):
     op = f"conv{d}d"
     input, weight, bias = _check_common(input, weight, bias, groups, d, op, transposed=False)
     original_shape = tuple(input.shape)
@@ -243,9 +243,27 @@ def _convnd(input, weight, bias, stride, padding, dilation, groups, d):
         fn = FFTConvNd
     else:
         fn = ConvNd
-    out = fn.apply(input, weight, bias, stride=stride, pad_lo=pad_lo, pad_hi=pad_hi,
-                   dilation=dilation, groups=int(groups))
+    options = dict(stride=stride, pad_lo=pad_lo, pad_hi=pad_hi, dilation=dilation, groups=int(groups))
+    if epilogue is None:
+        out = fn.apply(input, weight, bias, **options)
+    else:
+        out = _conv_inference(fn, input, weight, bias, epilogue, options)
     return out.squeeze(0) if unbatched else out
+
+
+def _conv_inference(fn, input, weight, bias, epilogue, options):
+    """The convolution without a graph, ``epilogue`` applied in place to its channels-last
+    output (by the GEMM's blocks, in the cache, on the channels-last path)."""
+    x = input.data
+    if fn is ConvNd and not batch_last.eligible(x, weight.shape[0], options["groups"]):
+        out_l, _ = conv_forward(to_channels_last(x), weight.data, options["stride"], options["pad_lo"],
+                                options["pad_hi"], options["dilation"], options["groups"],
+                                bias=None if bias is None else bias.data, epilogue=epilogue)
+        return Tensor._wrap(to_channels_first(out_l))
+    with no_grad():
+        out = fn.apply(input, weight, bias, **options)
+    epilogue(to_channels_last(out.data))  # our own fresh output: changed in place
+    return out
 
 
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):

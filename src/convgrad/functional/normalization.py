@@ -162,21 +162,26 @@ class BatchNorm(Function):
         return gx, gw, gb
 
 
-def _affine_inference(xv, layout, mean, var, weight, bias, eps):
-    """Evaluation without gradients: ``x * a + b`` with per-channel ``a = weight / sqrt(var + eps)``
-    and ``b = bias - mean * a``, two passes instead of four (PyTorch's CPU inference kernel
-    folds the statistics the same way)."""
-    dtype = xv.dtype
-    a = 1 / np.sqrt(var.astype(np.float64) + eps)
+def folded_batch_norm(mean, var, weight, bias, eps, dtype):
+    """Evaluation-mode batch norm as a per-channel ``x * a + b``: ``a = weight / sqrt(var + eps)``
+    and ``b = bias - mean * a`` (computed in float64, returned in ``dtype``). PyTorch's CPU
+    inference kernel folds the statistics the same way."""
+    a = 1 / np.sqrt(var.astype(dtype, copy=False).astype(np.float64) + eps)
     if weight is not None:
         a = a * weight
-    b = -mean * a
+    b = -mean.astype(dtype, copy=False) * a
     if bias is not None:
         b = b + bias
+    return a.astype(dtype), b.astype(dtype)
+
+
+def _affine_inference(xv, layout, mean, var, weight, bias, eps):
+    """Evaluation without gradients: ``x * a + b`` (:func:`folded_batch_norm`), two passes
+    instead of four."""
+    a, b = folded_batch_norm(mean, var, weight, bias, eps, xv.dtype)
     if layout.rows:
-        return bn_kernels.scale_shift(xv, a.astype(dtype), b.astype(dtype))
-    return elementwise(_scale_shift, np.empty_like(xv), xv, layout.per_channel(a.astype(dtype)),
-                       layout.per_channel(b.astype(dtype)))
+        return bn_kernels.scale_shift(xv, a, b)
+    return elementwise(_scale_shift, np.empty_like(xv), xv, layout.per_channel(a), layout.per_channel(b))
 
 
 def _scale_shift(x, a, b, out):

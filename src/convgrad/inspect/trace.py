@@ -17,6 +17,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from ..nn.fusion import no_fusion
 from ..nn.module import Module
 from ..tensor import Function, Tensor
 
@@ -127,7 +128,8 @@ def record(model, is_leaf=has_no_children, shape_only=False):
     Module.__call__ = traced_call
     Function.apply = classmethod(traced_apply)
     try:
-        yield events
+        with no_fusion():  # every layer must run (and be seen) on its own
+            yield events
     finally:
         Module.__call__ = module_call
         Function.apply = apply

@@ -156,3 +156,28 @@ def input_gradient(g, v, mean, invstd, mean_g, mean_gx, scale):
             o *= scales[wide]
     run_pieces(piece, _pieces(g))
     return out
+
+
+def scale_shift_epilogue(scale=None, shift=None, relu=False):
+    """An epilogue for the convolution (``conv_algo.conv_forward``): in place, ``block = block *
+    scale + shift`` per channel, then ``max(block, 0)`` if ``relu``, on each ``(rows, C)`` block
+    of the output while it is in the cache. A batch norm in evaluation mode is such a scale and
+    shift, so ``conv -> BN -> ReLU`` at inference makes no pass over memory of its own. The
+    NumPy operations are the separate layers', in the same order: the results are identical."""
+    scales, shifts = _tiled(scale), _tiled(shift)
+
+    def apply(block, wide):
+        if scale is not None:
+            block *= scales[wide]
+        if shift is not None:
+            block += shifts[wide]
+        if relu:
+            np.maximum(block, 0, out=block)
+
+    def epilogue(block):
+        if block.ndim != 2 or not block.flags.c_contiguous:  # any (..., C) array, in one go
+            apply(block, False)
+            return
+        for wide, (part,) in _Rows(slice(0, block.shape[0]), block.shape[1]).each(block):
+            apply(part, wide)
+    return epilogue

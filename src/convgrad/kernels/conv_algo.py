@@ -144,11 +144,15 @@ def _grad_matrix(gl, groups):
     return gl.reshape(m, groups, oc // groups).transpose(1, 0, 2)
 
 
-def conv_forward(xl, weight, stride, pad_lo, pad_hi, dilation, groups, keep_cols=False, bias=None):
+def conv_forward(xl, weight, stride, pad_lo, pad_hi, dilation, groups, keep_cols=False, bias=None,
+                 epilogue=None):
     """Convolution of a channels-last input ``(N, *S, C)``; returns ``(out_l, saved)``.
 
     ``out_l`` is ``(N, *O, OC)`` contiguous. ``saved`` is what :func:`conv_weight_grad` needs
     (when ``keep_cols``): the column buffer if it was built in one piece, else the padded input.
+    ``epilogue(block)``, if given, is applied in place to each ``(rows, OC)`` block of the output
+    right after its GEMM wrote it, while it is still in the cache (after the bias); for example a
+    folded batch norm and ReLU (``kernels/batch_norm.py``'s ``scale_shift_epilogue``).
     """
     kernel = weight.shape[2:]
     oc = weight.shape[0]
@@ -161,21 +165,34 @@ def conv_forward(xl, weight, stride, pad_lo, pad_hi, dilation, groups, keep_cols
     wmat = weight_matrix(weight, groups)
     chunk = batch_chunk(n, out_spatial, kernel, c, xpad.itemsize)
     saved = ("xpad", xpad, None) if keep_cols else None
+    finish = _finisher(bias, epilogue)
     split = _split_worthwhile(xpad, out_spatial, kernel, groups, oc)
     if split:  # large: in pieces on both cores; the weight gradient rebuilds its columns from xpad
-        _forward_pieces(xpad, out_l, out_spatial, kernel, stride, dilation, np.ascontiguousarray(wmat[0]))
+        _forward_pieces(xpad, out_l, out_spatial, kernel, stride, dilation, np.ascontiguousarray(wmat[0]), finish)
     for start in () if split else range(0, n, chunk):
         cols, buf = im2col(xpad[start:start + chunk], out_spatial, kernel, stride, dilation, groups, WORKSPACE)
         _gemm_into(out_l[start:start + chunk], cols, wmat, groups)
+        if finish is not None:
+            finish(out_l[start:start + chunk].reshape(-1, oc))
         if keep_cols and chunk >= n:
             saved = ("cols", cols, buf)
         else:
             WORKSPACE.give(buf)
     if pooled and (saved is None or saved[0] != "xpad"):
         WORKSPACE.give(xpad)
-    if bias is not None:
-        out_l += bias
     return out_l, saved
+
+
+def _finisher(bias, epilogue):
+    """What to do to each output block after its GEMM: add the bias, then the epilogue."""
+    if bias is None:
+        return epilogue
+
+    def finish(block):
+        block += bias
+        if epilogue is not None:
+            epilogue(block)
+    return finish
 
 
 # A convolution whose column matrix is at least this large runs in pieces of about PIECE_BYTES
@@ -231,11 +248,17 @@ def _piece_plan(xpad, out_spatial, kernel, stride, dilation):
     return win, math.prod(kernel) * xpad.shape[-1], _pieces(xpad.shape[0], out_spatial, row_bytes)
 
 
-def _forward_pieces(xpad, out_l, out_spatial, kernel, stride, dilation, wmat):
-    """``out_l`` (N, *O, OC) <- im2col + GEMM, piece by piece on both cores."""
+def _forward_pieces(xpad, out_l, out_spatial, kernel, stride, dilation, wmat, finish=None):
+    """``out_l`` (N, *O, OC) <- im2col + GEMM (+ ``finish`` on each block), piece by piece on
+    both cores."""
     win, kc, pieces = _piece_plan(xpad, out_spatial, kernel, stride, dilation)
     oc = out_l.shape[-1]
-    run_pieces(lambda p: np.matmul(_piece_columns(win, p, kc), wmat, out=out_l[p].reshape(-1, oc)), pieces)
+
+    def piece(p):
+        block = np.matmul(_piece_columns(win, p, kc), wmat, out=out_l[p].reshape(-1, oc))
+        if finish is not None:
+            finish(block)
+    run_pieces(piece, pieces)
 
 
 def _weight_grad_pieces(xpad, gl, out_spatial, kernel, stride, dilation):

@@ -23,6 +23,7 @@ Small images (28x28 MNIST, 32x32 CIFAR):
 """
 from .. import nn
 from ..errors import ArgumentError
+from ..nn.fusion import conv_bn
 from .base import ZooModel, register_model
 
 
@@ -51,8 +52,8 @@ class BasicBlock(nn.Module):
 
     def forward(self, x):
         identity = x if self.downsample is None else self.downsample(x)
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
+        out = conv_bn(self.conv1, self.bn1, x, self.relu)  # relu(bn1(conv1(x))), fused at inference
+        out = conv_bn(self.conv2, self.bn2, out)
         return self.relu(out + identity)
 
 
@@ -75,9 +76,9 @@ class Bottleneck(nn.Module):
 
     def forward(self, x):
         identity = x if self.downsample is None else self.downsample(x)
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.relu(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
+        out = conv_bn(self.conv1, self.bn1, x, self.relu)
+        out = conv_bn(self.conv2, self.bn2, out, self.relu)
+        out = conv_bn(self.conv3, self.bn3, out)
         return self.relu(out + identity)
 
 
@@ -143,7 +144,7 @@ class ResNet(ZooModel):
                     nn.init.zeros_(m.bn2.weight)
 
     def forward(self, x):
-        x = self.relu(self.bn1(self.conv1(x)))
+        x = conv_bn(self.conv1, self.bn1, x, self.relu)
         if self.maxpool is not None:
             x = self.maxpool(x)
         for name in self._layer_names:

@@ -1,6 +1,7 @@
 """Containers: Sequential, ModuleList, ModuleDict."""
 from collections import OrderedDict
 
+from .fusion import run_sequence
 from .module import Module
 
 
@@ -17,9 +18,8 @@ class Sequential(Module):
                 self.add_module(str(i), m)
 
     def forward(self, x):
-        for m in self._modules.values():
-            x = m(x)
-        return x
+        # conv -> BatchNorm (-> ReLU) runs are fused at inference where that is invisible (fusion.py)
+        return run_sequence(list(self._modules.values()), x)
 
     def __getitem__(self, index):
         mods = list(self._modules.values())

@@ -1,0 +1,86 @@
+"""Fusing ``conv -> BatchNorm (-> ReLU)`` at inference, when nothing can tell the difference.
+
+In evaluation mode without gradients, a convolution followed by a batch norm (and a ReLU) runs
+as one op, :func:`convgrad.functional.conv_batch_norm`: the batch norm and the ReLU are applied to
+the convolution's output block by block while it is in the cache, with the same arithmetic as
+the separate layers (identical results). ``nn.Sequential`` does this for each such run of its
+children, and the ResNet blocks call :func:`conv_bn` directly.
+
+The separate layers run instead whenever fusing could be observed or would be wrong: in
+training mode (batch statistics, running-average updates), when a gradient is needed, under
+``detect_anomaly`` (which names the failing layer), when any of the layers has a forward hook
+(feature-map inspection reads the intermediate outputs) or a replaced ``forward``, for a batch
+norm without running statistics, for convolutions with a ``padding_mode`` other than zeros, and
+inside :class:`no_fusion` (the layer tracer of ``convgrad.inspect`` uses it to see every layer
+run; it is also the switch for users who want the layers one by one).
+"""
+from .. import functional as F
+from ..tensor import Tensor, is_anomaly_enabled, is_grad_enabled
+from .activation import ReLU
+from .conv import _Conv
+from .normalization import _BatchNorm
+
+
+_state = {"enabled": True}
+
+
+class no_fusion:
+    """Context manager: run every layer on its own inside the block (``with nn.fusion.no_fusion(): ...``)."""
+
+    def __enter__(self):
+        self.previous = _state["enabled"]
+        _state["enabled"] = False
+        return self
+
+    def __exit__(self, *exc):
+        _state["enabled"] = self.previous
+        return False
+
+
+def conv_bn(conv, bn, x, relu=None):
+    """``relu(bn(conv(x)))`` (``relu`` an ``nn.ReLU`` or None), fused when it cannot be told apart."""
+    if fusable(conv, bn, relu, x):
+        conv._check_input(x)
+        return F.conv_batch_norm(x, conv._gemm_ready_weight(), conv.bias, bn.running_mean, bn.running_var,
+                                 bn.weight, bn.bias, bn.eps, conv.stride, conv.padding, conv.dilation, conv.groups,
+                                 relu=relu is not None)
+    out = bn(conv(x))
+    return out if relu is None else relu(out)
+
+
+def fusable(conv, bn, relu, x):
+    """True when running ``conv``, ``bn`` (and ``relu``) as one op gives what the layers would."""
+    if not _state["enabled"]:
+        return False
+    if type(conv).forward is not _Conv.forward or type(bn).forward is not _BatchNorm.forward:
+        return False  # a subclass (or a non-conv, non-BN layer) with its own forward
+    if relu is not None and type(relu) is not ReLU:
+        return False
+    layers = (conv, bn) if relu is None else (conv, bn, relu)
+    if any(m._forward_hooks or "forward" in vars(m) for m in layers):
+        return False
+    if bn.training or bn.running_mean is None or bn.running_var is None or is_anomaly_enabled():
+        return False
+    if conv.padding_mode != "zeros" or conv.out_channels != bn.num_features or not isinstance(x, Tensor):
+        return False
+    if is_grad_enabled():
+        params = (x, conv.weight, conv.bias, bn.weight, bn.bias)
+        if any(p is not None and p.requires_grad for p in params):
+            return False
+    return True
+
+
+def run_sequence(modules, x):
+    """Call ``modules`` in order, fusing each ``conv, bn[, relu]`` run that :func:`fusable` allows."""
+    i, count = 0, len(modules)
+    while i < count:
+        m = modules[i]
+        if isinstance(m, _Conv) and i + 1 < count and isinstance(modules[i + 1], _BatchNorm):
+            relu = modules[i + 2] if i + 2 < count and type(modules[i + 2]) is ReLU else None
+            if fusable(m, modules[i + 1], relu, x):
+                x = conv_bn(m, modules[i + 1], x, relu)
+                i += 2 if relu is None else 3
+                continue
+        x = m(x)
+        i += 1
+    return x
