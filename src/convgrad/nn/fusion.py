@@ -4,7 +4,8 @@ In evaluation mode without gradients, a convolution followed by a batch norm (an
 as one op, :func:`convgrad.functional.conv_batch_norm`: the batch norm and the ReLU are applied to
 the convolution's output block by block while it is in the cache, with the same arithmetic as
 the separate layers (identical results). ``nn.Sequential`` does this for each such run of its
-children, and the ResNet blocks call :func:`conv_bn` directly.
+children, and the ResNet blocks call :func:`conv_bn` directly (and :func:`add_relu` for the
+residual sum and its ReLU, in place).
 
 The separate layers run instead whenever fusing could be observed or would be wrong: in
 training mode (batch statistics, running-average updates), when a gradient is needed, under
@@ -14,6 +15,8 @@ norm without running statistics, for convolutions with a ``padding_mode`` other 
 inside :class:`no_fusion` (the layer tracer of ``convgrad.inspect`` uses it to see every layer
 run; it is also the switch for users who want the layers one by one).
 """
+import numpy as np
+
 from .. import functional as F
 from ..tensor import Tensor, is_anomaly_enabled, is_grad_enabled
 from .activation import ReLU
@@ -68,6 +71,20 @@ def fusable(conv, bn, relu, x):
         if any(p is not None and p.requires_grad for p in params):
             return False
     return True
+
+
+def add_relu(out, identity, relu):
+    """``relu(out + identity)``, the end of a residual block. ``out`` must be a fresh result that
+    nothing else holds (the block's last batch norm). At inference, when :func:`fusable` rules
+    allow, the sum and the ReLU are done in place in ``out``'s memory: two passes, no new arrays."""
+    if (_state["enabled"] and type(relu) is ReLU and not relu._forward_hooks and "forward" not in vars(relu)
+            and not is_anomaly_enabled() and isinstance(out, Tensor) and isinstance(identity, Tensor)
+            and out.shape == identity.shape and out.dtype == identity.dtype
+            and not (is_grad_enabled() and (out.requires_grad or identity.requires_grad))):
+        np.add(out.data, identity.data, out=out.data)
+        np.maximum(out.data, 0, out=out.data)
+        return out
+    return relu(out + identity)
 
 
 def run_sequence(modules, x):
