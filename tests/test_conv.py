@@ -490,6 +490,7 @@ def test_every_option_combination_of_a_tiny_conv_matches_torch():
 @pytest.mark.parametrize("dims,config", CONV_GRID[::2] + [
     (2, ((2, 3, 9, 7), (4, 3, 3, 2), (4,), dict(stride=(2, 1), padding=(1, 0), dilation=(1, 2), groups=1))),
     (2, ((3, 5, 6, 6), (2, 5, 3, 3), None, dict(stride=1, padding="same", dilation=1, groups=1))),
+    (2, ((1, 3, 13, 11), (4, 3, 7, 7), (4,), dict(stride=2, padding=3, dilation=1, groups=1))),  # one sample
 ])
 def test_convolutions_split_into_pieces_match_torch(dims, config, piece_bytes, monkeypatch):
     """Force the pieces path on small shapes: a 1-byte piece is one output row of one sample, a
@@ -498,6 +499,15 @@ def test_convolutions_split_into_pieces_match_torch(dims, config, piece_bytes, m
     monkeypatch.setattr(conv_algo, "SPLIT_MIN_POSITIONS", 0)
     monkeypatch.setattr(conv_algo, "PIECE_BYTES", piece_bytes)
     _run_grid(CONV_FNS, dims, config, np.float64, f"conv{dims}d")
+
+
+def test_a_single_sample_is_split_only_when_its_columns_are_narrow():
+    xpad = np.zeros((1, 230, 230, 3), np.float32)  # ResNet's stem at batch 1: 7x7x3 = 147 columns
+    assert conv_algo._split_worthwhile(xpad, (112, 112), (7, 7), 1, 64)
+    assert len(conv_algo._pieces(1, (112,), 112 * 147 * 4)) >= 2 * conv_algo.workers()
+    xpad = np.zeros((1, 58, 58, 64), np.float32)  # a 3x3 layer with 64 channels: 576 columns
+    assert not conv_algo._split_worthwhile(xpad, (56, 56), (3, 3), 1, 64)
+    assert conv_algo._split_worthwhile(np.zeros((2, 58, 58, 64), np.float32), (56, 56), (3, 3), 1, 64)
 
 
 def test_pieces_cover_every_row_of_every_sample_once():

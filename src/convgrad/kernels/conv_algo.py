@@ -203,6 +203,7 @@ PIECE_BYTES = 4 << 20
 
 SPLIT_MAX_OUT_CHANNELS = 256
 SPLIT_MIN_POSITIONS = 128  # output positions per sample
+SPLIT_SINGLE_MAX_COLUMNS = 256  # a single sample is split only when K*C is below this
 
 
 def _split_worthwhile(xpad, out_spatial, kernel, groups, out_channels):
@@ -212,9 +213,13 @@ def _split_worthwhile(xpad, out_spatial, kernel, groups, out_channels):
     (128, 32, 14) 24 -> 16, (32, 64, 56) 205 -> 143, (8, 64, 56) 62 -> 36; forward only:
     ResNet-18's 7x7 conv1 at batch 8 20.2 -> 17.3, (8, 64, 56) 17.2 -> 13.3, (32, 64, 56)
     68 -> 43, (8, 128, 28) 12.1 -> 10.6, (8, 256, 14) even. Slower: (8, 512, 7) 16.8 -> 20.3,
-    (128, 64, 7) 12 -> 17 (tiny maps); a single sample gains nothing over one two-thread GEMM.
+    (128, 64, 7) 12 -> 17 (tiny maps). A single sample gains nothing over one two-thread GEMM,
+    except where the columns are narrow (K*C below SPLIT_SINGLE_MAX_COLUMNS) and copying them
+    costs more than multiplying: ResNet-18's 7x7x3 conv1 at batch 1, with its batch norm and
+    ReLU, 3.1 -> 2.5 ms (alone; within the whole network the gain is lost in the noise).
     """
-    return (groups == 1 and xpad.shape[0] > 1 and xpad.shape[-1] > 1 and math.prod(kernel) > 1
+    single_ok = math.prod(kernel) * xpad.shape[-1] < SPLIT_SINGLE_MAX_COLUMNS
+    return (groups == 1 and (xpad.shape[0] > 1 or single_ok) and xpad.shape[-1] > 1 and math.prod(kernel) > 1
             and out_channels <= SPLIT_MAX_OUT_CHANNELS and math.prod(out_spatial) >= SPLIT_MIN_POSITIONS
             and column_bytes(xpad.shape[0], out_spatial, kernel, xpad.shape[-1], xpad.itemsize) >= SPLIT_MIN_BYTES)
 
@@ -222,14 +227,15 @@ def _split_worthwhile(xpad, out_spatial, kernel, groups, out_channels):
 def _pieces(n, out_spatial, row_bytes):
     """``(samples, rows)`` slice pairs over the batch and the first output axis, each about
     PIECE_BYTES of columns or the workspace limit if lower (several whole samples, or rows of
-    one; a single row may exceed it), and at least two per worker so that both cores stay busy."""
+    one; a single row may exceed it), and at least two per worker (where there are enough rows)
+    so that both cores stay busy."""
     rows = out_spatial[0]
     budget = min(PIECE_BYTES, _config["workspace_limit"])  # a piece never exceeds the workspace limit
     sample_bytes = row_bytes * rows
     if sample_bytes * 2 <= budget:  # several whole samples per piece
         per = max(1, min(budget // sample_bytes, -(-n // (2 * workers()))))
         return [(slice(i, min(i + per, n)), slice(0, rows)) for i in range(0, n, per)]
-    per = max(1, min(rows, budget // max(1, row_bytes)))
+    per = max(1, min(rows, budget // max(1, row_bytes), -(-rows * n // (2 * workers()))))
     return [(slice(i, i + 1), slice(r, min(r + per, rows))) for i in range(n) for r in range(0, rows, per)]
 
 
