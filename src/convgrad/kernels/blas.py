@@ -120,3 +120,64 @@ def matmul(a, b, out=None):
         return np.matmul(a, b, out=out)
     finally:
         _set_threads(threads)
+
+
+# ``c = a @ b + beta * c`` in one BLAS call (cblas_?gemm's beta): the row-shift convolution sums
+# one product per kernel row into the same output without a temporary and an extra pass.
+_ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
+_GEMM_NAMES = (("scipy_cblas_{}gemm64_", ctypes.c_int64), ("cblas_{}gemm64_", ctypes.c_int64),
+               ("scipy_cblas_{}gemm", ctypes.c_int), ("cblas_{}gemm", ctypes.c_int))
+
+
+def _cblas_gemms():
+    """``{dtype: (function, ctype)}`` for float32 and float64 cblas gemm in the loaded OpenBLAS."""
+    found = {}
+    if _lib is None:
+        return found
+    for dtype, letter, scalar in ((np.dtype(np.float32), "s", ctypes.c_float),
+                                  (np.dtype(np.float64), "d", ctypes.c_double)):
+        for pattern, integer in _GEMM_NAMES:
+            fn = getattr(_lib, pattern.format(letter), None)
+            if fn is not None:
+                fn.restype = None
+                fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, integer, integer, integer, scalar,
+                               ctypes.c_void_p, integer, ctypes.c_void_p, integer, scalar, ctypes.c_void_p, integer]
+                found[dtype] = fn
+                break
+    return found
+
+
+_GEMMS = _cblas_gemms()
+
+
+def _rows_operand(a):
+    """True when ``a`` is a 2-D matrix BLAS can read in place: unit column stride, row stride a
+    whole number of elements and at least one row long."""
+    return (a.ndim == 2 and a.strides[1] == a.itemsize and a.strides[0] % a.itemsize == 0
+            and a.strides[0] // a.itemsize >= max(1, a.shape[1]))
+
+
+def gemm_into(a, b, c, beta=0.0, transpose_a=False):
+    """``c = op(a) @ b + beta * c`` in place, ``op(a)`` being ``a`` or ``a.T``.
+
+    One cblas call when the operands allow it (same float dtype, row-major 2-D matrices that BLAS
+    can read in place, see :func:`_rows_operand`); otherwise NumPy with a temporary. Runs on the
+    current number of BLAS threads.
+    """
+    fn = _GEMMS.get(c.dtype)
+    if (fn is None or not all(x.dtype == c.dtype and _rows_operand(x) for x in (a, b, c))
+            or c.shape[1] < 1 or b.shape[0] < 1):
+        product = np.matmul(a.T if transpose_a else a, b)
+        if beta == 0:
+            c[...] = product
+        else:
+            c *= beta
+            c += product
+        return c
+    m, n = c.shape
+    k = a.shape[0] if transpose_a else a.shape[1]
+    size = c.itemsize
+    fn(_ROW_MAJOR, _TRANS if transpose_a else _NO_TRANS, _NO_TRANS, m, n, k, 1.0,
+       a.ctypes.data, a.strides[0] // size, b.ctypes.data, b.strides[0] // size, beta,
+       c.ctypes.data, c.strides[0] // size)
+    return c

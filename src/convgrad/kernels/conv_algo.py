@@ -29,6 +29,7 @@ import numpy as np
 
 from ..errors import ArgumentError, ResourceLimitError
 from .blas import matmul
+from . import conv_rowshift as rowshift
 from .parallel import run_pieces, scratch, workers
 from .im2col import (Workspace, col2im, group_gemm, im2col, offset_weights, pad_channels_last,
                      weight_from_matrix, weight_matrix, window_view)
@@ -167,9 +168,16 @@ def conv_forward(xl, weight, stride, pad_lo, pad_hi, dilation, groups, keep_cols
     saved = ("xpad", xpad, None) if keep_cols else None
     finish = _finisher(bias, epilogue)
     split = _split_worthwhile(xpad, out_spatial, kernel, groups, oc)
+    single = not split and n == 1 and not keep_cols and rowshift.eligible(kernel, stride, groups, out_spatial, c, oc)
     if split:  # large: in pieces on both cores; the weight gradient rebuilds its columns from xpad
         _forward_pieces(xpad, out_l, out_spatial, kernel, stride, dilation, np.ascontiguousarray(wmat[0]), finish)
-    for start in () if split else range(0, n, chunk):
+    elif single:  # one sample: kernel rows as separate GEMMs on a third of the columns
+        out2d = out_l.reshape(-1, oc)
+        rowshift.forward_rows(xpad[0], np.ascontiguousarray(wmat[0]), out2d, slice(0, out_spatial[0]),
+                              out_spatial, kernel, stride, dilation)
+        if finish is not None:
+            finish(out2d)
+    for start in () if split or single else range(0, n, chunk):
         cols, buf = im2col(xpad[start:start + chunk], out_spatial, kernel, stride, dilation, groups, WORKSPACE)
         _gemm_into(out_l[start:start + chunk], cols, wmat, groups)
         if finish is not None:
@@ -256,22 +264,42 @@ def _piece_plan(xpad, out_spatial, kernel, stride, dilation):
 
 def _forward_pieces(xpad, out_l, out_spatial, kernel, stride, dilation, wmat, finish=None):
     """``out_l`` (N, *O, OC) <- im2col + GEMM (+ ``finish`` on each block), piece by piece on
-    both cores."""
+    both cores; by kernel rows (:mod:`.conv_rowshift`) where that applies."""
     win, kc, pieces = _piece_plan(xpad, out_spatial, kernel, stride, dilation)
     oc = out_l.shape[-1]
+    by_rows = rowshift.eligible(kernel, stride, 1, out_spatial, xpad.shape[-1], oc)
 
     def piece(p):
-        block = np.matmul(_piece_columns(win, p, kc), wmat, out=out_l[p].reshape(-1, oc))
+        samples, rows = p
+        block = out_l[p].reshape(-1, oc)
+        if by_rows:
+            for i in range(samples.start, samples.stop):
+                rowshift.forward_rows(xpad[i], wmat, out_l[i, rows].reshape(-1, oc), rows, out_spatial, kernel,
+                                      stride, dilation)
+        else:
+            np.matmul(_piece_columns(win, p, kc), wmat, out=block)
         if finish is not None:
             finish(block)
     run_pieces(piece, pieces)
 
 
 def _weight_grad_pieces(xpad, gl, out_spatial, kernel, stride, dilation):
-    """``dW (K*C, OC) = cols^T dy``, summed over pieces computed on both cores."""
+    """``dW (K*C, OC) = cols^T dy``, summed over pieces computed on both cores (by kernel rows
+    where :mod:`.conv_rowshift` applies)."""
     win, kc, pieces = _piece_plan(xpad, out_spatial, kernel, stride, dilation)
     oc = gl.shape[-1]
-    parts = run_pieces(lambda p: np.matmul(_piece_columns(win, p, kc).T, gl[p].reshape(-1, oc)), pieces)
+    by_rows = rowshift.eligible(kernel, stride, 1, out_spatial, xpad.shape[-1], oc)
+
+    def piece(p):
+        samples, rows = p
+        if not by_rows:
+            return np.matmul(_piece_columns(win, p, kc).T, gl[p].reshape(-1, oc))
+        gw = np.empty((kc, oc), dtype=gl.dtype)
+        for i in range(samples.start, samples.stop):
+            rowshift.weight_grad_rows(xpad[i], gl[i, rows].reshape(-1, oc), gw, rows, out_spatial, kernel, stride,
+                                      dilation, accumulate=i > samples.start)
+        return gw
+    parts = run_pieces(piece, pieces)
     total = parts[0]
     for part in parts[1:]:
         total += part
