@@ -188,3 +188,76 @@ def test_fused_op_refuses_gradients_and_wrong_statistics():
 def test_summary_still_sees_every_layer_of_a_fusing_model():
     s = cg.summary(_conv_bn_relu(), (8, 12, 12))
     assert [r.name for r in s.layers] == ["0", "1", "2", "3", "4", "5"]
+
+
+# ----------------------------------------------------------------------------------------------
+# ReLU then max pooling runs as max pooling then ReLU (Sequential), in training too
+# ----------------------------------------------------------------------------------------------
+def _relu_pool_net(dims=2, **pool_kwargs):
+    conv = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}[dims]
+    pool = {1: nn.MaxPool1d, 2: nn.MaxPool2d, 3: nn.MaxPool3d}[dims]
+    return nn.Sequential(conv(2, 3, 3, padding=1, dtype=np.float64), nn.ReLU(), pool(2, **pool_kwargs))
+
+
+@pytest.mark.parametrize("dims", [1, 2, 3])
+@pytest.mark.parametrize("pool_kwargs", [{}, dict(padding=1), dict(stride=1, ceil_mode=True)])
+def test_pooling_before_relu_gives_the_same_values_and_gradients(dims, pool_kwargs):
+    model = _relu_pool_net(dims, **pool_kwargs)
+    rng = np.random.default_rng(4)
+    # integer inputs and weights make ties inside the windows, and whole windows of negatives
+    x = rng.integers(-3, 3, (3, 2) + (6,) * dims).astype(np.float64)
+    model[0].weight.data[...] = rng.integers(-1, 2, model[0].weight.shape)
+    model[0].bias.data[...] = rng.integers(-1, 2, model[0].bias.shape)
+
+    def run(fused, weights=None):
+        for p in model.parameters():
+            p.grad = None
+        xt = cg.tensor(x, requires_grad=True)
+        if fused:
+            out = model(xt)
+        else:
+            with fusion.no_fusion():
+                out = model(xt)
+        if weights is not None:
+            (out * cg.tensor(weights)).sum().backward()
+        return out.numpy(), xt.grad, [p.grad for p in model.parameters()]
+    weights = np.random.default_rng(5).standard_normal(run(False)[0].shape)
+    fused, plain = run(True, weights), run(False, weights)
+    assert (fused[0] == 0).any() and (fused[0] > 0).any()
+    assert np.array_equal(fused[0], plain[0])
+    assert np.array_equal(fused[1].numpy(), plain[1].numpy())
+    assert all(np.array_equal(a.numpy(), b.numpy()) for a, b in zip(fused[2], plain[2]))
+
+
+def test_relu_runs_on_the_pooled_map(monkeypatch):
+    shapes = []
+    relu = nn.ReLU._fn
+
+    def spy(x):
+        shapes.append(tuple(x.shape))
+        return relu(x)
+    monkeypatch.setattr(nn.ReLU, "_fn", staticmethod(spy))
+    model = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2))
+    model(cg.tensor(np.ones((1, 1, 8, 8), np.float32)))
+    assert shapes == [(1, 2, 4, 4)]
+    shapes.clear()
+    with fusion.no_fusion():
+        model(cg.tensor(np.ones((1, 1, 8, 8), np.float32)))
+    assert shapes == [(1, 2, 8, 8)]
+
+
+def test_which_relu_pool_pairs_swap():
+    relu, pool = nn.ReLU(), nn.MaxPool2d(2)
+    assert fusion.swappable(relu, pool)
+    assert not fusion.swappable(relu, nn.MaxPool2d(2, return_indices=True))
+    assert not fusion.swappable(relu, nn.AvgPool2d(2))
+    assert not fusion.swappable(relu, nn.MinPool2d(2))
+    assert not fusion.swappable(nn.LeakyReLU(), pool)
+    with cg.detect_anomaly():
+        assert not fusion.swappable(relu, pool)
+    with fusion.no_fusion():
+        assert not fusion.swappable(relu, pool)
+    handle = pool.register_forward_hook(lambda m, i, o: None)
+    assert not fusion.swappable(relu, pool)
+    handle.remove()
+    assert fusion.swappable(relu, pool)
