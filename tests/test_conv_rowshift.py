@@ -95,6 +95,7 @@ def test_which_convolutions_go_by_kernel_rows():
     assert not conv_rowshift.eligible((3, 3), (1, 1), 2)       # grouped
     assert conv_rowshift.eligible((3, 3), (1, 1), 1, (56, 56), 64, 64)       # 3136 * 3 * 64 * 64 * 2 flop
     assert not conv_rowshift.eligible((3, 3), (1, 1), 1, (28, 28), 16, 16)   # 1.8 Mflop: call overhead wins
+    assert not conv_rowshift.eligible((3, 3), (1, 1), 1, (14, 14), 256, 256)  # rows of 768 columns: im2col wins
 
 
 def test_large_convolutions_take_the_row_shift_path(calls, monkeypatch):

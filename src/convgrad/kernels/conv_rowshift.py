@@ -15,10 +15,12 @@ is ``kh`` GEMMs with ``K = kw * C`` summed into one output by BLAS itself (``bet
 pass. The weight gradient is the same with the roles swapped: ``dW[i] = rows_i^T @ dy``.
 
 Used per sample (a sample's rows are one contiguous matrix) for ungrouped convolutions of two or
-more spatial axes with stride 1 and a kernel of at least two along the first axis: by the
-pieces of :mod:`.conv_algo` and for a single sample. Measured (batch 1, 3x3, in isolation):
-64 channels on 56x56 2.28 -> 1.79 ms, 128 on 28x28 1.67 -> 1.45, 256 on 14x14 1.51 -> 1.35,
-512 on 7x7 1.86 -> 1.70.
+more spatial axes with stride 1 and a kernel of at least two along the first axis, rows of at
+most MAX_ROW_COLUMNS columns and products of at least MIN_ROW_FLOP: by the pieces of
+:mod:`.conv_algo` and for a single sample at inference. Measured, 3x3 at batch 1 in isolation,
+64 channels on 56x56 2.43 -> 2.32 ms and 128 on 28x28 1.76 -> 1.73 (the copy it saves is a
+larger share with fewer channels); whole steps, alternating A/B, median of the paired ratios:
+ResNet-18 inference 0.95 at batch 1 and 0.98 at batch 8, the 3x3 64-channel workload 0.97.
 """
 import math
 
@@ -33,18 +35,22 @@ from .parallel import scratch
 # GEMM calls cost more than the copying they save (measured: a small ResNet's 16-64 channel
 # layers at batch 128 on 28x28, ~1 MFLOP products, made its training step 1.4x slower).
 MIN_ROW_FLOP = 1e7
+# Widest row of columns (kw * C) taken by rows: wider rows already make one long GEMM efficient
+# and the copy a small share, and the three shorter products lose (measured, 3x3 at batch 1:
+# 256 channels 1.83 -> 1.89 ms, 512 channels 2.16 -> 2.26; batch 8, 256 channels 7.9 -> 8.4).
+MAX_ROW_COLUMNS = 512
 
 
 def eligible(kernel, stride, groups, out_spatial=None, channels=0, out_channels=0):
     """True for ungrouped convolutions of 2 or more spatial axes with stride 1 along the first
-    and a kernel of at least 2 along it, whose per-sample products (when the sizes are given)
-    are at least MIN_ROW_FLOP."""
+    and a kernel of at least 2 along it; when the sizes are given, also rows of at most
+    MAX_ROW_COLUMNS columns and per-sample products of at least MIN_ROW_FLOP."""
     if not (groups == 1 and len(kernel) >= 2 and stride[0] == 1 and kernel[0] > 1):
         return False
     if out_spatial is None:
         return True
-    flop = 2 * math.prod(out_spatial) * math.prod(kernel[1:]) * channels * out_channels
-    return flop >= MIN_ROW_FLOP
+    columns = math.prod(kernel[1:]) * channels
+    return columns <= MAX_ROW_COLUMNS and 2 * math.prod(out_spatial) * columns * out_channels >= MIN_ROW_FLOP
 
 
 def _row_columns(xs, out_spatial, kernel, stride, dilation, rows):
