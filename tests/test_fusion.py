@@ -261,3 +261,16 @@ def test_which_relu_pool_pairs_swap():
     assert not fusion.swappable(relu, pool)
     handle.remove()
     assert fusion.swappable(relu, pool)
+
+
+def test_a_hooked_batch_norm_keeps_the_output_it_gave_its_hook():
+    """The residual sum is done in place only where no one else can hold the batch norm's output."""
+    model = convgrad.models.resnet18(num_classes=10).eval()
+    block = model.layer1[0]
+    seen = []
+    block.bn2.register_forward_hook(lambda m, i, o: seen.append((o, o.numpy().copy())))
+    x = cg.tensor(np.random.default_rng(6).standard_normal((1, 3, 64, 64)).astype(np.float32))
+    with cg.no_grad():
+        model(x)
+    held, copy = seen[0]
+    assert np.array_equal(held.numpy(), copy)

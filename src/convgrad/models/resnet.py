@@ -54,7 +54,7 @@ class BasicBlock(nn.Module):
         identity = x if self.downsample is None else self.downsample(x)
         out = conv_bn(self.conv1, self.bn1, x, self.relu)  # relu(bn1(conv1(x))), fused at inference
         out = conv_bn(self.conv2, self.bn2, out)
-        return add_relu(out, identity, self.relu)  # relu(out + identity), in place at inference
+        return add_relu(out, identity, self.relu, self.bn2)  # relu(out + identity), in place at inference
 
 
 class Bottleneck(nn.Module):
@@ -79,7 +79,7 @@ class Bottleneck(nn.Module):
         out = conv_bn(self.conv1, self.bn1, x, self.relu)
         out = conv_bn(self.conv2, self.bn2, out, self.relu)
         out = conv_bn(self.conv3, self.bn3, out)
-        return add_relu(out, identity, self.relu)  # relu(out + identity), in place at inference
+        return add_relu(out, identity, self.relu, self.bn3)  # relu(out + identity), in place at inference
 
 
 class ResNet(ZooModel):

@@ -82,11 +82,13 @@ def fusable(conv, bn, relu, x):
     return True
 
 
-def add_relu(out, identity, relu):
-    """``relu(out + identity)``, the end of a residual block. ``out`` must be a fresh result that
-    nothing else holds (the block's last batch norm). At inference, when :func:`fusable` rules
-    allow, the sum and the ReLU are done in place in ``out``'s memory: two passes, no new arrays."""
-    if (_state["enabled"] and type(relu) is ReLU and not relu._forward_hooks and "forward" not in vars(relu)
+def add_relu(out, identity, relu, producer):
+    """``relu(out + identity)``, the end of a residual block; ``out`` is the fresh output of the
+    layer ``producer`` (the block's last batch norm). At inference, when nothing else can hold
+    ``out`` (no hook on ``producer`` or ``relu``, no gradient, rules as :func:`fusable`), the sum
+    and the ReLU are done in place in ``out``'s memory: two passes, no new arrays."""
+    if (_state["enabled"] and type(relu) is ReLU and not any(m._forward_hooks for m in (relu, producer))
+            and "forward" not in vars(relu)
             and not is_anomaly_enabled() and isinstance(out, Tensor) and isinstance(identity, Tensor)
             and out.shape == identity.shape and out.dtype == identity.dtype
             and not (is_grad_enabled() and (out.requires_grad or identity.requires_grad))):
