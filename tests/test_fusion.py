@@ -130,6 +130,15 @@ def test_parameters_that_do_not_require_grad_fuse_without_no_grad(fused_calls):
     assert len(fused_calls) == 2
 
 
+def test_inputs_the_batch_norm_would_refuse_still_raise():
+    model = _conv_bn_relu()
+    with cg.no_grad(), pytest.raises(ShapeError):
+        model(cg.tensor(np.zeros((8, 10, 10), np.float32)))  # unbatched: the conv takes it, BatchNorm2d not
+    model = nn.Sequential(nn.Conv1d(2, 3, 3), nn.BatchNorm2d(3)).eval()
+    with cg.no_grad(), pytest.raises(ShapeError):
+        model(cg.tensor(np.zeros((1, 2, 9), np.float32)))
+
+
 @pytest.mark.parametrize("case", ["training", "grad", "input grad", "hook", "forward replaced", "anomaly",
                                   "no_fusion", "no running stats", "padding mode", "subclass"])
 def test_layers_run_separately_when_fusion_would_show(case, fused_calls):

@@ -75,6 +75,8 @@ def fusable(conv, bn, relu, x):
         return False
     if conv.padding_mode != "zeros" or conv.out_channels != bn.num_features or not isinstance(x, Tensor):
         return False
+    if x.ndim != conv._dims + 2 or x.ndim not in bn._ranks:  # let the layers raise their own errors
+        return False
     if is_grad_enabled():
         params = (x, conv.weight, conv.bias, bn.weight, bn.bias)
         if any(p is not None and p.requires_grad for p in params):
