@@ -86,7 +86,8 @@ def bad_checkpoints(tmp_path):
     rgb = tmp_path / "rgb.npz"
     save_checkpoint(rgb, build_model("lenet5", in_channels=3), preprocessing={"input_size": [3, 32, 32]})
     garbage = tmp_path / "garbage.npz"
-    garbage.write_bytes(os.urandom(300))
+    # fixed bytes: random ones starting with 0x80 look like a pickle and get that (right) message
+    garbage.write_bytes(b"\x01" + np.random.default_rng(0).bytes(299))
     return wrong, rgb, garbage
 
 
