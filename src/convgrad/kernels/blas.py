@@ -130,7 +130,8 @@ _GEMM_NAMES = (("scipy_cblas_{}gemm64_", ctypes.c_int64), ("cblas_{}gemm64_", ct
 
 
 def _cblas_gemms():
-    """``{dtype: (function, ctype)}`` for float32 and float64 cblas gemm in the loaded OpenBLAS."""
+    """``{dtype: cblas gemm function}`` for float32 and float64 in the loaded OpenBLAS (ctypes
+    signatures set)."""
     found = {}
     if _lib is None:
         return found

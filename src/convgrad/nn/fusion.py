@@ -52,36 +52,49 @@ class no_fusion:
 def conv_bn(conv, bn, x, relu=None):
     """``relu(bn(conv(x)))`` (``relu`` an ``nn.ReLU`` or None), fused when it cannot be told apart."""
     if fusable(conv, bn, relu, x):
-        conv._check_input(x)
-        return F.conv_batch_norm(x, conv._gemm_ready_weight(), conv.bias, bn.running_mean, bn.running_var,
-                                 bn.weight, bn.bias, bn.eps, conv.stride, conv.padding, conv.dilation, conv.groups,
-                                 relu=relu is not None)
+        return _fused_conv_bn(conv, bn, x, relu)
     out = bn(conv(x))
     return out if relu is None else relu(out)
 
 
+def _fused_conv_bn(conv, bn, x, relu):
+    conv._check_input(x)
+    return F.conv_batch_norm(x, conv._gemm_ready_weight(), conv.bias, bn.running_mean, bn.running_var,
+                             bn.weight, bn.bias, bn.eps, conv.stride, conv.padding, conv.dilation, conv.groups,
+                             relu=relu is not None)
+
+
+def _active():
+    """Fusion is on: not inside :class:`no_fusion`, not under ``detect_anomaly``."""
+    return _state["enabled"] and not is_anomaly_enabled()
+
+
+def _unobserved(*modules):
+    """None of ``modules`` has a forward hook or a replaced ``forward``."""
+    return not any(m._forward_hooks or "forward" in vars(m) for m in modules)
+
+
+def _needs_grad(*tensors):
+    return is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
+
+
 def fusable(conv, bn, relu, x):
     """True when running ``conv``, ``bn`` (and ``relu``) as one op gives what the layers would."""
-    if not _state["enabled"]:
+    if not _active():
         return False
     if type(conv).forward is not _Conv.forward or type(bn).forward is not _BatchNorm.forward:
         return False  # a subclass (or a non-conv, non-BN layer) with its own forward
     if relu is not None and type(relu) is not ReLU:
         return False
-    layers = (conv, bn) if relu is None else (conv, bn, relu)
-    if any(m._forward_hooks or "forward" in vars(m) for m in layers):
+    if not _unobserved(*((conv, bn) if relu is None else (conv, bn, relu))):
         return False
-    if bn.training or bn.running_mean is None or bn.running_var is None or is_anomaly_enabled():
+    if bn.training or bn.running_mean is None or bn.running_var is None:
         return False
     if conv.padding_mode != "zeros" or conv.out_channels != bn.num_features or not isinstance(x, Tensor):
         return False
     if x.ndim != conv._dims + 2 or x.ndim not in bn._ranks:  # let the layers raise their own errors
         return False
-    if is_grad_enabled():
-        params = (x, conv.weight, conv.bias, bn.weight, bn.bias)
-        if any(p is not None and p.requires_grad for p in params):
-            return False
-    return True
+    return not _needs_grad(x, conv.weight, conv.bias, bn.weight, bn.bias)
 
 
 def add_relu(out, identity, relu, producer):
@@ -89,11 +102,9 @@ def add_relu(out, identity, relu, producer):
     layer ``producer`` (the block's last batch norm). At inference, when nothing else can hold
     ``out`` (no hook on ``producer`` or ``relu``, no gradient, rules as :func:`fusable`), the sum
     and the ReLU are done in place in ``out``'s memory: two passes, no new arrays."""
-    if (_state["enabled"] and type(relu) is ReLU and not any(m._forward_hooks for m in (relu, producer))
-            and "forward" not in vars(relu)
-            and not is_anomaly_enabled() and isinstance(out, Tensor) and isinstance(identity, Tensor)
-            and out.shape == identity.shape and out.dtype == identity.dtype
-            and not (is_grad_enabled() and (out.requires_grad or identity.requires_grad))):
+    if (_active() and type(relu) is ReLU and _unobserved(relu, producer)
+            and isinstance(out, Tensor) and isinstance(identity, Tensor)
+            and out.shape == identity.shape and out.dtype == identity.dtype and not _needs_grad(out, identity)):
         np.add(out.data, identity.data, out=out.data)
         np.maximum(out.data, 0, out=out.data)
         return out
@@ -109,9 +120,8 @@ def swappable(relu, pool):
     the same first maximal element and pass its gradient; where it is not, both pass zero. The
     ReLU then runs on the pooled map (a quarter of the elements after a 2x2 pooling), forward
     and backward."""
-    return (_state["enabled"] and type(relu) is ReLU and type(pool) in _MAX_POOLS and not pool.return_indices
-            and not any(m._forward_hooks or "forward" in vars(m) for m in (relu, pool))
-            and not is_anomaly_enabled())
+    return (_active() and type(relu) is ReLU and type(pool) in _MAX_POOLS and not pool.return_indices
+            and _unobserved(relu, pool))
 
 
 def run_sequence(modules, x):
@@ -127,7 +137,7 @@ def run_sequence(modules, x):
         if isinstance(m, _Conv) and i + 1 < count and isinstance(modules[i + 1], _BatchNorm):
             relu = modules[i + 2] if i + 2 < count and type(modules[i + 2]) is ReLU else None
             if fusable(m, modules[i + 1], relu, x):
-                x = conv_bn(m, modules[i + 1], x, relu)
+                x = _fused_conv_bn(m, modules[i + 1], x, relu)
                 i += 2 if relu is None else 3
                 continue
         x = m(x)
