@@ -53,41 +53,37 @@ def eligible(kernel, stride, groups, out_spatial=None, channels=0, out_channels=
     return columns <= MAX_ROW_COLUMNS and 2 * math.prod(out_spatial) * columns * out_channels >= MIN_ROW_FLOP
 
 
-def _row_columns(xs, out_spatial, kernel, stride, dilation, rows):
-    """``(rows * prod(O[1:]), prod(K[1:]) * C)`` columns of input rows ``rows`` of one padded
-    sample ``xs`` (``(*Sp, C)``), copied into the thread's scratch buffer."""
-    view = window_view(xs[None, rows], (rows.stop - rows.start,) + tuple(out_spatial[1:]),
+def _kernel_row_operands(xs, rows, out_spatial, kernel, stride, dilation):
+    """For output rows ``rows`` of one padded sample ``xs`` (``(*Sp, C)``): the columns of the
+    input rows they reach, copied once into the thread's scratch buffer, as one sub-matrix
+    ``(rows * prod(O[1:]), prod(K[1:]) * C)`` per kernel row, and the weight-matrix rows of each
+    kernel row (``slice``s of ``prod(K[1:]) * C``)."""
+    reach = (kernel[0] - 1) * dilation[0]
+    read = slice(rows.start, rows.stop + reach)
+    view = window_view(xs[None, read], (read.stop - read.start,) + tuple(out_spatial[1:]),
                        (1,) + tuple(kernel[1:]), (1,) + tuple(stride[1:]), (1,) + tuple(dilation[1:]))
     buf = scratch(view.shape, xs.dtype)
     np.copyto(buf, view)
-    return buf.reshape(-1, math.prod(kernel[1:]) * xs.shape[-1])
-
-
-def _row_blocks(cols, out_rows, per_row, kernel, dilation):
-    """The sub-matrix of ``cols`` that kernel row ``i`` reads, for each ``i``."""
-    return [cols[i * dilation[0] * per_row:(i * dilation[0] + out_rows) * per_row] for i in range(kernel[0])]
+    k_rest = math.prod(kernel[1:]) * xs.shape[-1]
+    cols = buf.reshape(-1, k_rest)
+    per_row, out_rows = math.prod(out_spatial[1:]), rows.stop - rows.start
+    for i in range(kernel[0]):
+        yield (cols[i * dilation[0] * per_row:(i * dilation[0] + out_rows) * per_row],
+               slice(i * k_rest, (i + 1) * k_rest))
 
 
 def forward_rows(xs, wmat, out2d, rows, out_spatial, kernel, stride, dilation):
     """Output rows ``rows`` of one sample: ``out2d`` (rows * prod(O[1:]), OC) <- the sum of the
     kernel rows' products. ``xs`` is the padded sample (``(*Sp, C)``) and ``wmat`` the
     ``(K*C, OC)`` weight matrix (rows ordered (k..., c))."""
-    reach = (kernel[0] - 1) * dilation[0]
-    cols = _row_columns(xs, out_spatial, kernel, stride, dilation, slice(rows.start, rows.stop + reach))
-    k_rest = cols.shape[1]
-    blocks = _row_blocks(cols, rows.stop - rows.start, math.prod(out_spatial[1:]), kernel, dilation)
-    for i, a in enumerate(blocks):
-        gemm_into(a, wmat[i * k_rest:(i + 1) * k_rest], out2d, beta=0.0 if i == 0 else 1.0)
+    for i, (a, w_rows) in enumerate(_kernel_row_operands(xs, rows, out_spatial, kernel, stride, dilation)):
+        gemm_into(a, wmat[w_rows], out2d, beta=0.0 if i == 0 else 1.0)
     return out2d
 
 
 def weight_grad_rows(xs, g2d, gw, rows, out_spatial, kernel, stride, dilation, accumulate):
     """``gw`` (K*C, OC) += (or, without ``accumulate``, =) the weight gradient of output rows
     ``rows`` of one sample, whose gradient is ``g2d`` (rows * prod(O[1:]), OC)."""
-    reach = (kernel[0] - 1) * dilation[0]
-    cols = _row_columns(xs, out_spatial, kernel, stride, dilation, slice(rows.start, rows.stop + reach))
-    k_rest = cols.shape[1]
-    blocks = _row_blocks(cols, rows.stop - rows.start, math.prod(out_spatial[1:]), kernel, dilation)
-    for i, a in enumerate(blocks):
-        gemm_into(a, g2d, gw[i * k_rest:(i + 1) * k_rest], beta=1.0 if accumulate else 0.0, transpose_a=True)
+    for a, w_rows in _kernel_row_operands(xs, rows, out_spatial, kernel, stride, dilation):
+        gemm_into(a, g2d, gw[w_rows], beta=1.0 if accumulate else 0.0, transpose_a=True)
     return gw
