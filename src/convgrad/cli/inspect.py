@@ -1,0 +1,48 @@
+"""``convgrad summary`` and ``convgrad export``: a model's layers, and its weights as ONNX."""
+from ..errors import ConvgradError
+from .common import positive_int
+
+
+def register(sub):
+    summary = sub.add_parser("summary", help="a model's layers: output shapes, parameters, multiply-adds, memory",
+                             description="Print MODEL's layer table (a zoo model name or a checkpoint file); "
+                             "with --explain, each layer's arithmetic, receptive field and jump.")
+    summary.add_argument("model", metavar="MODEL", help="model name (e.g. resnet50) or checkpoint path")
+    summary.add_argument("--input-size", type=positive_int, nargs="+", metavar="N",
+                         help="one input's shape, e.g. 3 224 224 (default: the checkpoint's, else one the model takes)")
+    summary.add_argument("--batch-size", type=positive_int, default=1, help="default 1")
+    summary.add_argument("--explain", action="store_true", help="show each layer's arithmetic instead of the table")
+
+    export = sub.add_parser("export", help="export a checkpoint to ONNX",
+                            description="Rebuild CHECKPOINT's model and write it as an ONNX file (needs the onnx "
+                            "package); the batch dimension stays dynamic.")
+    export.add_argument("checkpoint", metavar="CHECKPOINT")
+    export.add_argument("--onnx", metavar="OUT", required=True, help="the .onnx file to write")
+    export.add_argument("--input-size", type=positive_int, nargs="+", metavar="N",
+                        help="one input's shape, e.g. 1 28 28 (default: the checkpoint's)")
+    export.add_argument("--opset", type=positive_int, default=17, help="ONNX opset version (>= 17), default 17")
+    summary.set_defaults(handler=run_summary)
+    export.set_defaults(handler=run_export)
+
+
+def run_summary(args):
+    from ..inspect.summary import default_input_size, explain, load_model, summary
+
+    model, recorded = load_model(args.model)
+    size = tuple(args.input_size or recorded or default_input_size(model))
+    show = explain if args.explain else summary
+    print(show(model, size, batch_size=args.batch_size))
+    return 0
+
+
+def run_export(args):
+    from ..onnx import export_checkpoint
+
+    try:
+        proto, size = export_checkpoint(args.checkpoint, args.onnx, input_size=args.input_size,
+                                        opset_version=args.opset)
+    except ImportError as exc:  # the optional onnx package
+        raise ConvgradError(str(exc)) from None
+    print(f"wrote {args.onnx}: {len(proto.graph.node)} nodes, opset {args.opset}, input (batch, "
+          f"{', '.join(str(s) for s in size)})")
+    return 0
