@@ -1,7 +1,5 @@
 """``convgrad evaluate`` and ``convgrad predict``: use a trained model."""
 
-
-
 def register(sub):
     evaluate = sub.add_parser("evaluate", help="print a checkpoint's accuracy on the MNIST test split",
                               description="Print `accuracy: 0.xxxx` of CHECKPOINT on the MNIST test split "
