@@ -4,6 +4,8 @@ finite differences. Tests call ``check_against_torch`` in one line per configura
 Tolerances: float32 agrees to 1e-4 and float64 to 1e-10, relative to the largest magnitude of the
 reference result (so values near zero inside a large result are not held to a relative bound).
 """
+import os
+
 import numpy as np
 import torch
 
@@ -14,6 +16,21 @@ from convgrad.inspect import gradcheck
 # conftest (CONVGRAD_PARITY_OUT) for scripts/parity_table.py, which makes docs/PARITY.md
 PARITY = {}
 CURRENT_PARAMS = {}  # the running test's pytest parameters, set by an autouse fixture in conftest
+
+
+def _shared_data_dir():
+    """``../shared/data`` beside the repository (as CI lays it out); ``CONVGRAD_SHARED`` overrides
+    (a directory holding ``data/``), and ``/work/shared/data`` is the development machine's copy."""
+    candidates = [os.path.join(os.environ["CONVGRAD_SHARED"], "data")] if os.environ.get("CONVGRAD_SHARED") else []
+    candidates += [os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data"),
+                   "/work/shared/data"]
+    for path in candidates:
+        if os.path.isdir(path):
+            return os.path.normpath(path)
+    return os.path.normpath(candidates[0])
+
+
+SHARED_DATA = _shared_data_dir()  # the real datasets of ../shared/data (see its README.md)
 
 RTOL = {np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-10}
 TORCH_DTYPE = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}

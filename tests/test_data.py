@@ -16,7 +16,7 @@ from convgrad.data import (BUNDLED_DIR, MNIST, ArrayDataset, Compose, DataLoader
                            mnist_transforms, read_idx)
 from convgrad.errors import ArgumentError, ConvgradError, FileFormatError, ShapeError
 
-SHARED = "/work/shared/data"
+from oracle import SHARED_DATA as SHARED  # noqa: E402
 
 
 def idx_bytes(array, type_code=0x08):
