@@ -347,7 +347,11 @@ function gridTable(values, { colour, win, pad } = {}) {
     row.forEach((v, j) => {
       const td = tr.insertCell();
       td.textContent = v === null ? "pad" : num(v, 2);
-      if (colour && v !== null) td.style.background = css(colour(v));
+      if (colour && v !== null) {
+        const rgb = colour(v);
+        td.style.background = css(rgb);
+        if (0.3 * rgb[0] + 0.59 * rgb[1] + 0.11 * rgb[2] < 120) td.style.color = "#fff";
+      }
       if (win && win[0] === i && win[1] === j) td.classList.add("win");
       if (pad && !pad[i][j]) td.classList.add("pad");
     });
