@@ -10,4 +10,5 @@ from .fit import History, TrainingDivergedError, evaluate, fit
 from .groups import Optimizers, Schedulers
 from .objectives import GAN, VAE, Classification, Objective, Reconstruction, make_objective, objective_for_model
 from .metrics import RunningStats, accuracy, correct_count
-from .runner import DEFAULTS, RunError, evaluate_checkpoint, predict_digits, resume_run, train_run
+from .rundir import RunError, RunLock, read_metrics
+from .runner import DEFAULTS, evaluate_checkpoint, predict_digits, predict_files, resume_run, train_run
