@@ -17,7 +17,6 @@ Events (JSON objects, see :class:`EventHub`): ``{"type": "start", "run", "config
 import asyncio
 import collections
 import contextlib
-import inspect
 import os
 import threading
 import time
@@ -124,7 +123,8 @@ class _EventCallback:
         self.manager.park_if_asked()
 
     def on_epoch_end(self, epoch, logs):
-        record = {k: _number(v) for k, v in logs.items() if isinstance(v, (int, float, np.number))}
+        record = {k: (int(v) if isinstance(v, (int, np.integer)) else _number(v)) for k, v in logs.items()
+                  if isinstance(v, (int, float, np.number)) and not isinstance(v, bool)}
         self.manager.epochs_done.append(record)
         self.manager.publish({"type": "epoch", **record})
         self._send_filters(self.manager.step)
@@ -192,8 +192,6 @@ class TrainingManager:
         from .. import models
 
         names = [m for m in LEARN_MODELS if m in models.list_models()]
-        if "conv_autoencoder" in names and not _has_objectives():
-            names.remove("conv_autoencoder")
         return {"models": names, "optimizers": list(OPTIMIZERS),
                 "defaults": {"model": "lenet5", "optimizer": "adam", "lr": 0.004, "batch_size": 64, "epochs": 2,
                              "max_train": 5000}, "limits": {k: list(v) for k, v in LIMITS.items()}}
@@ -241,12 +239,11 @@ class TrainingManager:
                 raise RequestError(f"{key} must be an integer in [{low}, {high}], got {value!r}")
         if not isinstance(config["augment"], bool):
             raise RequestError(f"augment must be true or false, got {config['augment']!r}")
-        if model == "lenet5":
-            config["variant"] = "modern"
         try:
-            return check_config(config)
+            check_config(config)  # every setting checked here, so a bad one is a 400, not a failed run
         except ConvgradError as exc:
             raise RequestError(str(exc).replace("train: ", "")) from None
+        return config
 
     def _new_run_name(self):
         base = "web-" + time.strftime("%Y%m%d-%H%M%S")
@@ -268,7 +265,8 @@ class TrainingManager:
             self.model_id = entry.id if entry is not None else None
             self.state = "stopped" if stopped else "finished"
             self.publish({"type": "stopped" if stopped else "done", "run": name, "model": self.model_id,
-                          "test_accuracy": _number(result.get("test_accuracy")), "step": self.step})
+                          "test_accuracy": _number(result.get("test_accuracy")),
+                          "test_loss": _number(result.get("test_loss")), "step": self.step})
         except Exception as exc:  # the worker reports every failure as an event, never dies silently
             self.state, self.error = "error", " ".join(str(exc).split()) or type(exc).__name__
             self.publish({"type": "error", "run": name, "message": self.error})
@@ -350,70 +348,8 @@ class TrainingManager:
                 "paused": self._paused}
 
 
-def _has_objectives():
-    try:
-        from ..training import objectives  # noqa: F401  (branch train's objectives: autoencoders train too)
-    except ImportError:
-        return False
-    return True
-
-
 def train_run_with_events(config, out, callback, stop, log=None):
-    """``train_run(config, out=out, callbacks=[callback], stop=stop)`` (INTERFACES.md section 2)."""
-    from ..training import runner
+    """``train_run(config, out=out, callbacks=[callback], stop=stop)`` (INTERFACES.md section 2), quietly."""
+    from ..training.runner import train_run
 
-    params = inspect.signature(runner.train_run).parameters
-    if "callbacks" in params and "stop" in params:
-        return runner.train_run(config, out=out, log=log, progress=False, callbacks=[callback], stop=stop)
-    return _train_run_before_callbacks(config, out, callback, stop, log)
-
-
-class _Stopped(Exception):
-    pass
-
-
-def _train_run_before_callbacks(config, out, callback, stop, log):
-    """Until ``train_run`` takes ``callbacks`` and ``stop`` (branch train): the same run, driven
-    through ``fit``'s callbacks, ending at a stop request with a checkpoint of the weights."""
-    import json
-
-    from .. import backend
-    from ..data import DataLoader
-    from ..io.checkpoint import build_model, save_checkpoint
-    from ..training import runner
-    from ..training.fit import evaluate, fit
-
-    cfg = runner.check_config(config)
-    train_set, test_set = runner._datasets(cfg)
-    os.makedirs(out, exist_ok=False)
-    with open(os.path.join(out, runner.CONFIG_FILE), "w", encoding="utf-8") as f:
-        json.dump({"format": "convgrad-run", "version": 1, "config": cfg}, f, indent=1, sort_keys=True)
-    backend.manual_seed(cfg["seed"])
-    model = build_model(cfg["model"], **runner.model_kwargs(cfg))
-    loader = DataLoader(train_set, batch_size=cfg["batch_size"], shuffle=True, seed=cfg["seed"])
-    optimizer, scheduler = runner._optimizer(cfg, model, len(loader))
-    preprocessing = runner.preprocessing_of(cfg)
-
-    class Relay:
-        def on_step_end(self, step, logs):
-            callback.on_step_end(step, {**logs, "step": step, "model": model,
-                                        "lr": optimizer.param_groups[0]["lr"]})
-            if stop.is_set():
-                raise _Stopped
-
-        def on_epoch_end(self, epoch, logs):
-            callback.on_epoch_end(epoch, logs)
-
-    callback.on_train_begin(model, {})
-    try:
-        history = fit(model, loader, optimizer, cfg["epochs"], scheduler=scheduler,
-                      scheduler_interval="step" if scheduler is not None else "epoch", callbacks=[Relay()],
-                      progress=False, log=log)
-    except _Stopped:
-        path = save_checkpoint(os.path.join(out, runner.CHECKPOINT_FILE), model, optimizer=optimizer,
-                               preprocessing=preprocessing, extra={"config": cfg})
-        return {"stopped": True, "run_dir": out, "checkpoint_path": path}
-    accuracy = evaluate(model, DataLoader(test_set, batch_size=runner.EVAL_BATCH))
-    save_checkpoint(os.path.join(out, runner.MODEL_FILE), model, preprocessing=preprocessing,
-                    extra={"config": cfg, "test_accuracy": accuracy, "test_images": len(test_set), "history": history})
-    return {"stopped": False, "test_accuracy": accuracy, "run_dir": out, "history": history}
+    return train_run(config, out=out, log=log, progress=False, callbacks=[callback], stop=stop)
