@@ -63,7 +63,11 @@ def run_serve(args):
     server = _server_class(uvicorn)(config)
     print(f"convgrad workbench: http://{shown}:{port}/  (Ctrl+C stops; a training run keeps its checkpoint)",
           flush=True)
-    server.run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn re-raises Ctrl+C after its graceful shutdown: the usual way to stop
+        pass
+    print("convgrad workbench: stopped", flush=True)
     return 0
 
 

@@ -181,9 +181,9 @@ def predict(entry, grey, centre=True):
 
 
 def _to_pixels(image, entry):
-    """A model-space image (C, H, W) back to uint8 grey pixels (the channel mean)."""
-    pixels = (image * entry.std + entry.mean).mean(axis=0) * 255
-    return np.clip(np.round(pixels), 0, 255).astype(np.uint8)
+    """An autoencoder's output (C, H, W), in [0, 1] pixels as the reconstruction objective trains it,
+    as uint8 grey pixels (the channel mean)."""
+    return np.clip(np.round(image.mean(axis=0) * 255), 0, 255).astype(np.uint8)
 
 
 def _encode_maps(array):

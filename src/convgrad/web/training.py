@@ -32,6 +32,7 @@ LIMITS = {"epochs": (1, 50), "batch_size": (1, 1024), "max_train": (10, 60000)}
 STEP_EVENT_SECONDS = 0.05      # at most ~20 step events a second
 FILTER_EVENT_SECONDS = 0.5     # first-layer filters twice a second
 PARK_TIMEOUT = 60.0
+ACTIVE_STATES = ("running", "paused", "stopping")
 
 
 class EventHub:
@@ -185,7 +186,8 @@ class TrainingManager:
     # ------------------------------------------------------------------------------------------
     @property
     def running(self):
-        return self._thread is not None and self._thread.is_alive()
+        """A run is in progress (its final event, if any, not yet published)."""
+        return self._thread is not None and self._thread.is_alive() and self.state in ACTIVE_STATES
 
     def options(self):
         """The choices the Learn view offers."""
