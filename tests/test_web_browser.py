@@ -123,6 +123,26 @@ def test_draw_real_test_digits(page, server):
                          ".getImageData(0, 0, 168, 168).data).some(v => v > 200)")
 
 
+def test_draw_with_touch(browser, server):
+    """A finger stroke (touch events, as a phone sends them) draws and is answered like a mouse's."""
+    context = browser.new_context(viewport={"width": 900, "height": 700}, has_touch=True, bypass_csp=True)
+    pg = context.new_page()
+    pg.goto(server.url)
+    pg.wait_for_function("document.querySelectorAll('#model-select option').length > 0")
+    box = pg.locator("#pad").bounding_box()
+    cdp = context.new_cdp_session(pg)
+    x = box["x"] + 140
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": x, "y": box["y"] + 50}]})
+    for y in range(60, 240, 12):
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x + (y - 60) / 30,
+                                                                                    "y": box["y"] + y}]})
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    pg.wait_for_function("window.workbench.idle() && window.workbench.latencies.length > 0")
+    assert pg.evaluate("window.workbench.pointerType()") == "touch"
+    assert pg.text_content("#prediction").strip() == "1"
+    context.close()
+
+
 def test_every_view(page):
     """Look inside (maps of every layer, filters, one value explained, saliency), Arithmetic,
     Learn and Codes (map, hover, neighbours) all open and show their content."""

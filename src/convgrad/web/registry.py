@@ -106,8 +106,12 @@ class Registry:
 
     def get(self, entry_id):
         """The entry ``entry_id``; RequestError 404 if there is none."""
-        self.refresh()
-        entry = self.entries.get(entry_id) if isinstance(entry_id, str) else None
+        if not isinstance(entry_id, str):
+            entry_id = None
+        entry = self.entries.get(entry_id)
+        if entry is None and entry_id is not None and entry_id.startswith("run-"):
+            self.refresh()  # a run that appeared since
+            entry = self.entries.get(entry_id)
         if entry is None:
             raise RequestError(f"no model with id {str(entry_id)[:80]!r}; GET /api/models lists them", 404)
         return entry

@@ -126,7 +126,7 @@ function strokeTo(p) {
 pad.addEventListener("pointerdown", (ev) => {
   ev.preventDefault();
   pad.setPointerCapture(ev.pointerId);
-  draw.down = true; draw.last = padPoint(ev);
+  draw.down = true; draw.last = padPoint(ev); draw.pointerType = ev.pointerType;
   strokeTo(draw.last);
 });
 pad.addEventListener("pointermove", (ev) => {
@@ -309,7 +309,9 @@ function renderMaps(layer) {
     const cv = document.createElement("canvas");
     cv.width = w * scale; cv.height = hh;
     cv.title = `${layer.name} map ${c}: min ${num(layer.min[c])}, max ${num(layer.max[c])}`;
-    paint(cv, bytes.subarray(c * h * w, (c + 1) * h * w), h, w);
+    cv.dataset.channel = c;
+    cv.repaint = () => paint(cv, bytes.subarray(c * h * w, (c + 1) * h * w), h, w);
+    cv.repaint();
     if (layer.detail) {
       cv.addEventListener("click", (ev) => {
         const r = cv.getBoundingClientRect();
@@ -358,6 +360,42 @@ function gridTable(values, { colour, win, pad } = {}) {
   });
   return t;
 }
+// Outline cells on feature-map thumbnails: rows/cols (unpadded indices) on the given channels of
+// the maps whose output is `shape` (the layer's input), or on the input image.
+function outline(canvases, h, w, rows, cols, colour) {
+  for (const cv of canvases) {
+    if (cv.repaint) cv.repaint();
+    const ctx = cv.getContext("2d"), sx = cv.width / w, sy = cv.height / h;
+    ctx.strokeStyle = colour; ctx.lineWidth = Math.max(1, Math.min(sx, 2));
+    const r0 = Math.max(0, rows[0]), r1 = Math.min(h - 1, rows[rows.length - 1]);
+    const c0 = Math.max(0, cols[0]), c1 = Math.min(w - 1, cols[cols.length - 1]);
+    if (r1 >= r0 && c1 >= c0) ctx.strokeRect(c0 * sx + 0.5, r0 * sy + 0.5, (c1 - c0 + 1) * sx - 1, (r1 - r0 + 1) * sy - 1);
+  }
+}
+function highlightWindow(d) {
+  for (const cv of document.querySelectorAll(".maps canvas")) if (cv.outlined) { cv.repaint(); cv.outlined = false; }
+  paint($("inside-input"), state.input, 28, 28);
+  const names = inside.layers.map((l) => l.name);
+  const at = names.indexOf(d.layer);
+  const [, h, w] = d.input_shape;
+  const channels = d.kind === "conv" ? d.in_channels : [d.channel];
+  let source = null;
+  for (let i = at - 1; i >= 0; i--) {
+    const l = inside.layers[i];
+    if (l.height === h && l.width === w && l.channels === d.input_shape[0]) { source = l.name; break; }
+  }
+  let targets = [];
+  if (source === null) {
+    targets = [$("inside-input")];
+  } else {
+    targets = [...document.querySelectorAll(`.layer[data-layer="${source}"] .maps canvas`)]
+      .filter((cv) => channels.includes(Number(cv.dataset.channel)));
+  }
+  outline(targets, h, w, d.rows, d.cols, "#ff8a1f");
+  if (source !== null) targets.forEach((cv) => { cv.outlined = true; });
+  const own = document.querySelector(`.layer[data-layer="${d.layer}"] .maps canvas[data-channel="${d.channel}"]`);
+  if (own) { outline([own], d.output_shape[1], d.output_shape[2], [d.y], [d.x], "#ff8a1f"); own.outlined = true; }
+}
 async function showDetail(layer, channel, y, x) {
   inside.selected = { layer, channel, y, x };
   for (const d of document.querySelectorAll(".layer")) d.classList.toggle("selected", d.dataset.layer === layer);
@@ -366,6 +404,7 @@ async function showDetail(layer, channel, y, x) {
   try { d = await postJSON("/api/detail", inputBody({ layer, channel, y, x })); }
   catch (err) { box.textContent = err.message; return; }
   box.innerHTML = "";
+  highlightWindow(d);
   const title = document.createElement("p");
   title.innerHTML = `<b></b> map ${channel}, row ${y}, column ${x}`;
   title.querySelector("b").textContent = `${d.layer} (${d.type})`;
@@ -721,6 +760,7 @@ $("codes-map").addEventListener("click", async (ev) => {
 window.workbench = {
   // for tests and curious users: is every prediction answered?
   idle: () => !draw.inFlight && !draw.pending && !soonTimer,
+  pointerType: () => draw.pointerType,
   latencies: draw.latencies, state, learn, codes,
 };
 clearPad();
