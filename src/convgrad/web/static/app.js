@@ -318,6 +318,7 @@ function renderMaps(layer) {
         const x = Math.min(w - 1, Math.floor((ev.clientX - r.left) / r.width * w));
         const y = Math.min(h - 1, Math.floor((ev.clientY - r.top) / r.height * h));
         showDetail(layer.name, c, y, x);
+        if (layer.filters) showFilters(layer.name);
       });
     }
     maps.appendChild(cv);
@@ -330,15 +331,20 @@ async function showFilters(name) {
   const box = $("filters");
   box.innerHTML = "";
   const peak = Math.max(Math.abs(f.min), Math.abs(f.max)) || 1;
-  for (const out of f.weights) {
+  const perFilter = f.weights[0].length;
+  for (const [o, out] of f.weights.entries()) {   // one group per output map: its kernel for each input channel
+    const group = document.createElement("div");
+    group.className = "filter-group";
+    group.title = `filter ${o}: ${perFilter} input channel${perFilter > 1 ? "s" : ""}`;
     for (const kernel of out) {
       const kh = kernel.length, kw = kernel[0].length;
       const cv = document.createElement("canvas");
-      const s = Math.max(2, Math.floor(40 / Math.max(kh, kw)));
+      const s = Math.max(2, Math.floor((perFilter > 1 ? 24 : 40) / Math.max(kh, kw)));
       cv.width = kw * s; cv.height = kh * s;
-      paint(cv, kernel.map((row) => row.map((v) => v)), kh, kw, (v) => diverging(v / peak));
-      box.appendChild(cv);
+      paint(cv, kernel, kh, kw, (v) => diverging(v / peak));
+      group.appendChild(cv);
     }
+    box.appendChild(group);
   }
 }
 function gridTable(values, { colour, win, pad } = {}) {
@@ -589,7 +595,10 @@ function redrawCharts() {
   if (chartFrame) return;
   chartFrame = requestAnimationFrame(() => {
     chartFrame = null;
-    plot($("loss-chart"), [{ points: learn.loss, colour: "#2f6fde", label: "training loss" }], {});
+    let ema = null;
+    const smooth = learn.loss.map(([x, y]) => [x, (ema = ema === null ? y : 0.9 * ema + 0.1 * y)]);
+    plot($("loss-chart"), [{ points: learn.loss, colour: "#b7c8ea", label: "loss of each batch" },
+                           { points: smooth, colour: "#2f6fde", label: "running mean" }], {});
     plot($("acc-chart"), [{ points: learn.acc, colour: "#2f6fde", label: "training accuracy" },
                           { points: learn.testAcc, colour: "#ea6a14", label: "test accuracy" }], { ymax: 1, dots: true });
     $("loss-chart").dataset.points = learn.loss.length;
@@ -660,6 +669,7 @@ function onTrainingEvent(ev) {
     case "resumed": learn.paused = false; $("learn-pause").textContent = "Pause"; learnStatus(); break;
     case "done": case "stopped": {
       setRunning(false); learn.model = ev.model;
+      if (ev.type === "done" && ev.test_accuracy != null && learn.epochs) { learn.testAcc.push([learn.epochs, ev.test_accuracy]); redrawCharts(); }
       const acc = ev.test_accuracy != null ? `, test accuracy ${(100 * ev.test_accuracy).toFixed(2)}%` : "";
       const what = ev.type === "done" ? `finished${acc}` : `stopped at step ${ev.step}; its checkpoint is kept`;
       const use = document.createElement("button");
