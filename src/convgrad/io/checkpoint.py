@@ -78,7 +78,7 @@ def atomic_write(path, write):
 def _encode(obj, arrays):
     """JSON-able tree for ``obj``; arrays are moved into ``arrays`` under "state/<n>"."""
     if isinstance(obj, Tensor):
-        return {"__tensor__": _stash(obj.data, arrays)}
+        return {"__tensor__": _stash(obj._data, arrays)}
     if isinstance(obj, np.ndarray):
         return {"__array__": _stash(obj, arrays)}
     if isinstance(obj, np.generic):
