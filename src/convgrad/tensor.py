@@ -142,8 +142,8 @@ class Node:
         self.versions = versions
 
     def name(self):
-        """PyTorch's spelling of the backward function: ``AddBackward0``."""
-        return self.fn.__name__ + "Backward0"
+        """PyTorch's spelling of the backward function: ``AddBackward0``, ``ReluBackward0``."""
+        return _torch_spelling(self.fn.__name__) + "Backward0"
 
     @property
     def next_functions(self):
@@ -176,6 +176,24 @@ class Node:
 
     def __repr__(self):
         return f"<{self.name()}>"
+
+
+def _torch_spelling(name):
+    """Acronyms as PyTorch writes them in node names: ``ReLU`` -> ``Relu``, ``NLLLoss`` -> ``NllLoss``."""
+    name = name.replace("ReLU", "Relu")  # one word in PyTorch's names ("relu")
+    out, i = [], 0
+    while i < len(name):
+        j = i
+        while j < len(name) and name[j].isupper():
+            j += 1
+        if j - i > 1:  # a run of capitals: the last one starts the next word unless the run ends the name
+            end = j if j == len(name) or not name[j].islower() else j - 1
+            out.append(name[i] + name[i + 1:end].lower())
+            i = end
+        else:
+            out.append(name[i])
+            i += 1
+    return "".join(out)
 
 
 class AccumulateGrad:

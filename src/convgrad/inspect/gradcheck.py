@@ -1,6 +1,7 @@
 """Finite-difference gradient checking: does backward agree with (f(x+h) - f(x-h)) / 2h?"""
 import numpy as np
 
+from ..errors import DTypeError
 from ..tensor import Tensor, no_grad
 
 
@@ -31,6 +32,10 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-4, seed=0, raise_exceptio
     Returns True when they agree; otherwise raises ``AssertionError`` naming the input and the
     worst element (or returns False if ``raise_exception`` is False).
     """
+    for i, t in enumerate(inputs):
+        if isinstance(t, Tensor) and t.requires_grad and t.dtype != np.float64:
+            raise DTypeError(f"gradcheck: input {i} is {t.dtype}; finite differences need float64 (a step of "
+                             f"{eps:g} is lost in {t.dtype}'s rounding): pass x.double()")
     inputs = [Tensor(np.ascontiguousarray(t._data), requires_grad=t.requires_grad) if isinstance(t, Tensor)
               else t for t in inputs]
     out = fn(*inputs)
