@@ -30,7 +30,7 @@ def input_gradient(model, x, target=None):
 
         >>> grad, c = input_gradient(convgrad.models.lenet5(), np.zeros((1, 28, 28), np.float32))
     """
-    data = x.data if isinstance(x, Tensor) else np.asarray(x)
+    data = x.numpy() if isinstance(x, Tensor) else np.asarray(x)
     if data.ndim == 3:
         data = data[None]
     if data.ndim != 4 or data.shape[0] != 1:
@@ -42,12 +42,12 @@ def input_gradient(model, x, target=None):
             raise ShapeError(f"input_gradient: expected the model to return scores (1, classes), got "
                              f"{getattr(scores, 'shape', type(scores).__name__)}")
         if target is None:
-            target = int(scores.data[0].argmax())
+            target = int(scores.numpy()[0].argmax())
         if isinstance(target, bool) or not isinstance(target, (int, np.integer)) or not 0 <= target < scores.shape[1]:
             raise ArgumentError(f"input_gradient: target must be a class index in [0, {scores.shape[1]}), "
                                 f"got {target!r}")
         scores[0, int(target)].backward()
-    return inp.grad.data[0].copy(), int(target)
+    return inp.grad.numpy()[0].copy(), int(target)
 
 
 def saliency_map(model, x, target=None):

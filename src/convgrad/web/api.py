@@ -143,7 +143,7 @@ def filters(entry, layer):
     weight = getattr(module, "weight", None)
     if weight is None or weight.ndim != 4:
         raise RequestError(f"layer '{layer}' ({type(module).__name__}) has no 2-D filters")
-    w = weight.data[:32, :8].astype(np.float64)
+    w = weight.numpy()[:32, :8].astype(np.float64)
     return {"layer": layer, "shape": list(weight.shape), "shown": list(w.shape), "min": float(w.min()),
             "max": float(w.max()), "weights": np.round(w, 5).tolist()}
 
@@ -163,7 +163,7 @@ def predict(entry, grey, centre=True):
     t0 = time.perf_counter()
     digit, x = network_input(entry, grey, centre)
     with MODEL_LOCK, no_grad():
-        out = entry.model(Tensor(x)).data
+        out = entry.model(Tensor(x)).numpy()
     answer = {"model": entry.id, "kind": entry.kind, "input": digit.tolist()}
     if entry.kind == "classifier":
         logits = out[0].astype(np.float64)
@@ -213,7 +213,7 @@ def activations(entry, grey, centre=True):
                 "params": int(row.params), "macs": int(row.macs), "detail": _detail_kind(row.module),
                 "filters": getattr(row.module, "weight", None) is not None and row.module.weight.ndim == 4}
         if isinstance(value, Tensor) and value.ndim >= 2:
-            a = value.data[0]
+            a = value.numpy()[0]
             a = a[None, None] if a.ndim == 1 else a[:, None] if a.ndim == 2 else a.reshape(a.shape[0], a.shape[-2], -1)
             item.update(channels=int(a.shape[0]), height=int(a.shape[1]), width=int(a.shape[2]),
                         shown=min(int(a.shape[0]), MAX_MAPS_PER_LAYER), **_encode_maps(a))
@@ -259,9 +259,9 @@ def detail(entry, grey, layer, channel, y, x, centre=True):
     next_module = entry.model.get_submodule(following) if following else None
     _, inp = network_input(entry, grey, centre)
     seen = {}
-    handles = [module.register_forward_hook(lambda m, i, o: seen.update(input=i[0].data[0], output=o.data[0]))]
+    handles = [module.register_forward_hook(lambda m, i, o: seen.update(input=i[0].numpy()[0], output=o.numpy()[0]))]
     if next_module is not None:
-        handles.append(next_module.register_forward_hook(lambda m, i, o: seen.update(next=o.data[0])))
+        handles.append(next_module.register_forward_hook(lambda m, i, o: seen.update(next=o.numpy()[0])))
     try:
         with MODEL_LOCK, no_grad():
             entry.model(Tensor(inp))
@@ -313,10 +313,10 @@ def _conv_detail(module, inp, c, y, x):
         for j, col in enumerate(cols):
             if 0 <= r < inp.shape[1] and 0 <= col < inp.shape[2]:
                 window[:, i, j] = inp[first:first + cin, r, col]
-    kernel = module.weight.data[c].astype(np.float64)
+    kernel = module.weight.numpy()[c].astype(np.float64)
     products = window * kernel
     total = float(products.sum())
-    bias = float(module.bias.data[c]) if getattr(module, "bias", None) is not None else 0.0
+    bias = float(module.bias.numpy()[c]) if getattr(module, "bias", None) is not None else 0.0
     return {"kind": "conv", "rows": rows, "cols": cols, "in_channels": list(range(first, first + cin)),
             "window": _round(window), "kernel": _round(kernel), "products": _round(products),
             "sum": total, "bias": bias, "value": total + bias,
@@ -423,19 +423,19 @@ def _codes_of(entry, n):
         for start in range(0, n, 500):
             batch = Tensor(x[start:start + 500])
             if hasattr(model, "encode"):
-                chunks.append(model.encode(batch).data.reshape(len(batch.data), -1))
+                chunks.append(model.encode(batch).numpy().reshape(len(batch), -1))
                 continue
             if not last_linear:
-                chunks.append(model(batch).data.reshape(len(batch.data), -1))
+                chunks.append(model(batch).numpy().reshape(len(batch), -1))
                 continue
             grabbed = {}
             handle = model.get_submodule(last_linear[-1]).register_forward_hook(
-                lambda m, i, o: grabbed.update(code=i[0].data))
+                lambda m, i, o: grabbed.update(code=i[0].numpy()))
             try:
                 model(batch)
             finally:
                 handle.remove()
-            chunks.append(grabbed["code"].reshape(len(batch.data), -1))
+            chunks.append(grabbed["code"].reshape(len(batch), -1))
     codes = np.concatenate(chunks).astype(np.float64)
     source = "model.encode" if hasattr(model, "encode") else \
         f"input of {last_linear[-1]}" if last_linear else "model output"

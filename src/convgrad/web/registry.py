@@ -69,7 +69,7 @@ class ModelEntry:
         return {"id": self.id, "title": self.title, "source": self.source, "model": self.model_name,
                 "kind": self.kind, "input_size": list(self.input_size), "classes": self.class_names,
                 "test_accuracy": self.extra.get("test_accuracy"), "stopped": self.stopped,
-                "params": int(sum(p.data.size for p in self.model.parameters()))}
+                "params": int(sum(p.numel() for p in self.model.parameters()))}
 
 
 def _slug(text):

@@ -94,7 +94,7 @@ def _first_conv_weight(model):
     for name, module in model.named_modules():
         weight = getattr(module, "weight", None)
         if weight is not None and getattr(weight, "ndim", 0) == 4:
-            return name, weight.data
+            return name, weight.numpy()
     return None, None
 
 
