@@ -143,6 +143,24 @@ def test_draw_with_touch(browser, server):
     context.close()
 
 
+def test_upload_an_image(page, server, tmp_path):
+    """An uploaded photo-like PNG (dark ink on light paper, 200x200) is answered as `convgrad
+    predict` answers the file."""
+    import httpx
+    from PIL import Image
+
+    from convgrad.data import MNIST
+
+    test = MNIST(train=False)
+    path = tmp_path / "digit.png"
+    Image.fromarray(255 - test.data[17]).resize((200, 200), Image.Resampling.BILINEAR).save(path)
+    expected = httpx.post(f"{server.url}/api/predict", content=path.read_bytes(),
+                          headers={"Content-Type": "image/png"}).json()["prediction"]
+    page.set_input_files("#upload", str(path))
+    page.wait_for_function("window.workbench.idle() && window.workbench.latencies.length > 0")
+    assert page.text_content("#prediction").strip() == str(expected) == str(test.targets[17])
+
+
 def test_every_view(page):
     """Look inside (maps of every layer, filters, one value explained, saliency), Arithmetic,
     Learn and Codes (map, hover, neighbours) all open and show their content."""

@@ -498,7 +498,7 @@ def arithmetic(op, size, kernel, stride, padding, dilation, ceil_mode):
     ``avg_pool2d``) on zeros; settings the op refuses come back as RequestError with its message.
     """
     from .. import functional as F
-    from ..inspect.summary import _axis_size_formula
+    from ..inspect.summary import output_size_formula
 
     if op not in ARITHMETIC_OPS:
         raise RequestError(f"op must be one of {', '.join(ARITHMETIC_OPS)}, got {str(op)[:40]!r}")
@@ -511,7 +511,7 @@ def arithmetic(op, size, kernel, stride, padding, dilation, ceil_mode):
         raise RequestError("ceil mode is an option of pooling layers; a convolution always rounds down")
     if op == "avgpool" and dilation != 1:
         raise RequestError("average pooling has no dilation (PyTorch's AvgPool2d neither); use 1")
-    text, formula_value = _axis_size_formula(size, kernel, stride, padding, dilation, bool(ceil_mode))
+    text, formula_value = output_size_formula(size, kernel, stride, padding, dilation, ceil_mode)
     zeros = Tensor(np.zeros((1, 1, size, size), np.float32))
     try:
         if op == "conv":

@@ -153,8 +153,12 @@ class Registry:
         return sorted(names, key=lambda n: os.path.getmtime(os.path.join(self.runs_dir, n)), reverse=True)
 
     def refresh(self):
-        """Load the runs of the run directory that are new or changed since the last look."""
+        """Load the runs of the run directory that are new or changed since the last look (not the
+        ones still training: they hold a ``run.lock``)."""
         for name in self.run_names():
+            lock = self.run_path(name, "run.lock")
+            if lock is not None and os.path.exists(lock):
+                continue  # still training: its checkpoint is offered when the run ends
             for filename in RUN_FILES:
                 path = self.run_path(name, filename)
                 if path is not None and os.path.isfile(path):
