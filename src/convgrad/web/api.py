@@ -79,10 +79,21 @@ def grey_from_pixels(pixels):
 
 
 def network_input(entry, grey, centre=True):
-    """The digit as the network sees it (uint8 ``(H, W)``) and the model input ``(1, C, H, W)``.
+    """The digit as the network sees it and the model's input.
 
-    ``centre=True`` applies ``convgrad predict``'s preprocessing; ``centre=False`` takes ``grey``
-    as already MNIST-style (it must then have the model's input size)."""
+    Args:
+        entry: the model (its input size, mean and std).
+        grey: a 2-D float array, any polarity and size (see :func:`grey_from_image_bytes`).
+        centre: apply ``convgrad predict``'s preprocessing (find, crop, fit into 20x20, centre by
+            mass in 28x28); False takes ``grey`` as already MNIST-style, of the model's input size.
+
+    Returns:
+        ``(digit, x)``: uint8 ``(H, W)`` and float32 ``(1, C, H, W)``, normalised with the
+        checkpoint's mean and std (the grey digit repeated over C channels).
+
+    Raises:
+        RequestError: no digit in the image, or a size the model does not take.
+    """
     channels, height, width = entry.input_size
     if centre:
         if height != width:
@@ -159,7 +170,23 @@ def _layer_module(entry, layer):
 # Predictions and activations
 # ----------------------------------------------------------------------------------------------
 def predict(entry, grey, centre=True):
-    """``POST /api/predict``: the class, its label, the probabilities and the 28x28 input."""
+    """``POST /api/predict``: what the model answers for one image.
+
+    Args: as :func:`network_input`.
+
+    Returns:
+        ``{"model", "kind", "input" (the network's input as rows of 0..255), "prediction",
+        "label", "probabilities" (softmax of the scores), "milliseconds"}``; for an autoencoder
+        ``prediction`` and ``probabilities`` are None and ``reconstruction`` holds its output.
+
+    Raises:
+        RequestError: see :func:`network_input`.
+
+    Example::
+
+        >>> predict(entry, grey_from_pixels(mnist_digit))["prediction"]   # doctest: +SKIP
+        7
+    """
     t0 = time.perf_counter()
     digit, x = network_input(entry, grey, centre)
     with MODEL_LOCK, no_grad():
@@ -199,7 +226,17 @@ def _encode_maps(array):
 
 
 def activations(entry, grey, centre=True):
-    """``POST /api/activations``: every layer's output for this input, in network order, compact."""
+    """``POST /api/activations``: every layer's output for this input, in network order.
+
+    Args: as :func:`network_input`.
+
+    Returns:
+        ``{"model", "input", "layers": [...]}``; each layer: ``name``, ``type``, ``output_shape``,
+        ``params``, ``macs``, and for tensor outputs ``channels``, ``height``, ``width``,
+        ``shown`` (at most 64 maps), ``min``/``max`` per map and ``data``: base64 of the maps as
+        uint8, each scaled from its own min (0) to its max (255). A vector output is one map of
+        height 1.
+    """
     digit, x = network_input(entry, grey, centre)
     names = list(dict.fromkeys(row.name for row in entry.summary.layers))
     with MODEL_LOCK, no_grad():
@@ -245,10 +282,23 @@ def _run_capturing(model, x, names):
 def detail(entry, grey, layer, channel, y, x, centre=True):
     """``POST /api/detail``: how one output value of a conv or pooling layer is computed.
 
-    Conv: the input window (channels of the group x kernel, dilation applied), the kernel, their
-    element-wise products, the sum, the bias, the value (and the layer's actual output, equal up
-    to rounding), then the next layer's value at the same place (the activation). Pooling: the
-    window, the winner (max) or the average with its divisor."""
+    Args:
+        entry, grey, centre: as :func:`network_input`.
+        layer: the layer's name (as ``GET /api/model/{id}`` lists it).
+        channel, y, x: which output value.
+
+    Returns:
+        For a convolution: ``window`` (the group's input channels x kernel, dilation applied,
+        zero padding included, as ``rows``/``cols`` say), ``kernel``, ``products`` (element-wise),
+        ``sum``, ``bias``, ``value`` = sum + bias, ``output`` (what the layer really computed,
+        equal up to rounding) and ``next`` (the following layer's value at the same place, e.g.
+        the ReLU). For pooling: ``window`` (None for padding), ``winner`` and ``value`` (max), or
+        ``sum``, ``divisor`` and ``value`` (average, PyTorch's divisor rule).
+
+    Raises:
+        RequestError: an unknown layer (404), a layer that is not a convolution or pooling, or a
+            position outside the output.
+    """
     module = _layer_module(entry, layer)
     kind = _detail_kind(module)
     if kind is None:
@@ -366,7 +416,15 @@ def _round(array):
 # Saliency
 # ----------------------------------------------------------------------------------------------
 def saliency(entry, grey, centre=True, target=None):
-    """``POST /api/saliency``: ``|d score / d input|`` of the predicted (or ``target``) class."""
+    """``POST /api/saliency``: ``|d score / d input|`` of the predicted (or ``target``) class.
+
+    Returns:
+        ``{"model", "target", "label", "input", "saliency"}``: the map as rows of numbers in [0, 1]
+        (see :func:`convgrad.inspect.saliency.saliency_map`).
+
+    Raises:
+        RequestError: the model is not a classifier, or ``target`` is not a class.
+    """
     from ..inspect.saliency import saliency_map
 
     if entry.kind != "classifier":
@@ -454,7 +512,15 @@ def pca_2d(codes):
 
 
 def codes_map(entry, n=500):
-    """``GET /api/codes/{id}?n=``: the first ``n`` test digits' codes on a 2-D PCA map."""
+    """``GET /api/codes/{id}?n=``: the first ``n`` test digits' codes on a 2-D PCA map.
+
+    Returns:
+        ``{"model", "n", "code_dim", "source" (what the codes are), "explained_variance" (of the
+        two axes), "points" (n x 2), "labels", "images" (base64 of n x 28 x 28 uint8)}``.
+
+    Raises:
+        RequestError: ``n`` outside [10, 2000], or a model that does not take 28x28 digits.
+    """
     if isinstance(n, bool) or not isinstance(n, int) or not 10 <= n <= MAX_CODES:
         raise RequestError(f"n must be an integer in [10, {MAX_CODES}], got {n!r}")
     codes, source = _codes_of(entry, n)
