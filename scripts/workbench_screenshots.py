@@ -67,8 +67,11 @@ def main():
 
         page.click("#tabs button[data-view=inside]")
         page.wait_for_selector("#detail-sum")
-        page.locator(".layer[data-layer=conv2] .maps canvas").nth(3).click(position={"x": 24, "y": 24})
-        page.wait_for_function("document.getElementById('detail').textContent.includes('conv2')")
+        for channel in range(16):  # a conv2 value that its ReLU lets through
+            page.locator(".layer[data-layer=conv2] .maps canvas").nth(channel).click(position={"x": 24, "y": 24})
+            page.wait_for_function(f"document.getElementById('detail').textContent.includes('map {channel},')")
+            if not page.text_content("#detail-sum").rstrip().endswith("→ 0.0000"):
+                break
         page.wait_for_timeout(400)
         save(page, out("inside"), clip={"x": 0, "y": 0, "width": 1240, "height": 1180}, full_page=True)
 
