@@ -105,6 +105,7 @@ class _EventCallback:
         self.manager = manager
         self.model = None
         self._last_step_event = self._last_filters = 0.0
+        self._last_logs, self._published_step = None, None
 
     def on_train_begin(self, model, state=None):
         self.model = model
@@ -114,16 +115,23 @@ class _EventCallback:
         if logs.get("model") is not None:
             self.model = logs["model"]
         self.manager.step = step
+        self._last_logs = (step, logs)
         now = time.monotonic()
         if now - self._last_step_event >= STEP_EVENT_SECONDS or step == 1:
             self._last_step_event = now
-            self.manager.publish({"type": "step", "step": step, "epoch": _int(logs.get("epoch")),
-                                  "loss": _number(logs.get("loss")), "lr": _number(logs.get("lr"))})
+            self._publish_step(step, logs)
         if now - self._last_filters >= FILTER_EVENT_SECONDS:
             self._send_filters(step)
         self.manager.park_if_asked()
 
+    def _publish_step(self, step, logs):
+        self._published_step = step
+        self.manager.publish({"type": "step", "step": step, "epoch": _int(logs.get("epoch")),
+                              "loss": _number(logs.get("loss")), "lr": _number(logs.get("lr"))})
+
     def on_epoch_end(self, epoch, logs):
+        if self._last_logs is not None and self._last_logs[0] != self._published_step:
+            self._publish_step(*self._last_logs)  # the epoch's last step is always on the curve
         record = {k: (int(v) if isinstance(v, (int, np.integer)) else _number(v)) for k, v in logs.items()
                   if isinstance(v, (int, float, np.number)) and not isinstance(v, bool)}
         self.manager.epochs_done.append(record)
