@@ -326,7 +326,9 @@ def test_huge_image_413(client):
     ("post", "/api/train", {"json": {"model": "vgg16"}}, 400, "model"),
     ("post", "/api/train", {"json": {"out": "/etc"}}, 400, "unknown"),
     ("post", "/api/train", {"json": {"optimizer": "rmsprop"}}, 400, "optimizer"),
-    ("post", "/api/train/stop", {}, 409, "no training run"),
+    ("post", "/api/train/stop", {"json": {}}, 409, "no training run"),
+    ("post", "/api/train/stop", {}, 415, "application/json"),
+    ("post", "/api/train", {"content": b"{}", "headers": {"Content-Type": "text/plain"}}, 415, "application/json"),
     ("post", "/api/train/pause", {"json": {"paused": True}}, 409, "no training run"),
     ("post", "/api/predict", {"json": {"pixels": [[0] * 28] * 28}, "headers": {"Content-Length": "abc"}}, 400, "Content-Length"),
 ])
@@ -335,6 +337,14 @@ def test_bad_requests_are_4xx_json(client, model_id, method, path, kwargs, statu
     assert res.status_code == status, res.text
     assert res.headers["content-type"].startswith("application/json")
     assert words in res.json()["error"]
+
+
+def test_cross_origin_post_refused(client):
+    """A page of another site cannot start training here (its browser sends Origin)."""
+    res = client.post("/api/train", json={"epochs": 1}, headers={"Origin": "http://evil.example"})
+    assert res.status_code == 403 and "cross-origin" in res.json()["error"]
+    res = client.post("/api/train/stop", json={}, headers={"Origin": "http://127.0.0.1"})
+    assert res.status_code == 409  # same origin: reaches the endpoint (no run to stop)
 
 
 def test_foreign_host_header_refused(client):
@@ -454,7 +464,7 @@ def test_training_events_pause_second_start_refused_and_stop(tmp_path):
             assert http.post("/api/train/pause", json={"paused": False}).json()["state"] == "running"
             wait_for(lambda: http.get("/api/train/status").json()["step"] > step)
 
-            assert http.post("/api/train/stop").status_code == 200
+            assert http.post("/api/train/stop", json={}).status_code == 200
             done = read_events(stream, lambda e: e["type"] in ("stopped", "done", "error"))[-1]
             assert done["type"] == "stopped" and done["run"] == run
         status = http.get("/api/train/status").json()

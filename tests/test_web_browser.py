@@ -238,6 +238,15 @@ def test_train_from_the_page(page, server):
     status = page.evaluate("fetch('/api/train', {method: 'POST', headers: {'Content-Type': 'application/json'}, "
                            "body: '{}'}).then(r => r.status)")
     assert status == 409
+    page.click("#learn-pause")
+    page.wait_for_function("document.getElementById('learn-status').textContent.startsWith('paused')")
+    page.wait_for_timeout(300)
+    held = int(page.get_attribute("#loss-chart", "data-points"))
+    page.wait_for_timeout(800)
+    assert int(page.get_attribute("#loss-chart", "data-points")) == held  # no step while paused
+    assert page.text_content("#learn-pause") == "Resume"
+    page.click("#learn-pause")
+    page.wait_for_function(f"Number(document.getElementById('loss-chart').dataset.points) > {held}", timeout=30000)
     page.click("#learn-stop")
     page.wait_for_selector("#learn-use", timeout=60000)
     assert "stopped at step" in page.text_content("#learn-message")

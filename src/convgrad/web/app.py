@@ -25,7 +25,8 @@ Routes (documented for users in the README section "The workbench"):
     GET  /api/events                  server-sent events of the current training run
 
 Safety: request bodies are capped (5 MB by default: 413), requests must name this machine in
-their Host header (against DNS rebinding), no request path is ever joined to a file path (models
+their Host header (against DNS rebinding), a POST from a page of another origin is refused (403)
+and the training endpoints take only application/json (415 otherwise), no request path is ever joined to a file path (models
 are ids; static files are a fixed list read at start; run names are checked against the run
 directory's listing), and every error is a JSON object ``{"error": "..."}`` with a 4xx status.
 """
@@ -92,6 +93,27 @@ class BodyLimit:
                 status = 413 if length.isdigit() else 400
                 message = _too_large(self.max_bytes) if status == 413 else "malformed Content-Length header"
                 await JSONResponse({"error": message}, status_code=status)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+class SameOrigin:
+    """ASGI middleware against cross-site requests: a POST whose ``Origin`` header (browsers send
+    it on every cross-origin POST) names another site than the ``Host`` it was sent to is answered
+    403, so a web page elsewhere cannot start or stop training on this machine."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["method"] not in ("GET", "HEAD", "OPTIONS"):
+            headers = dict(scope.get("headers") or [])
+            origin, host = headers.get(b"origin"), headers.get(b"host", b"")
+            if origin is not None and origin.split(b"://", 1)[-1] != host:
+                from starlette.responses import JSONResponse
+
+                message = f"cross-origin request refused (Origin {origin.decode('latin-1')[:80]})"
+                await JSONResponse({"error": message}, status_code=403)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
@@ -277,14 +299,24 @@ def create_app(checkpoints=(), runs_dir="runs", *, max_body_bytes=MAX_BODY_BYTES
     async def train_options(request):
         return ok(trainer.options())
 
+    def require_json(request):
+        """Settings come as application/json, a type no cross-site form or simple request can send."""
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != "application/json":
+            raise RequestError(f"send the settings as JSON (Content-Type: application/json), got "
+                               f"{content_type[:60] or 'no Content-Type'!r}", 415)
+
     async def train_start(request):
+        require_json(request)
         params = _json_object(await read_body(request, max_body_bytes) or b"{}")
         return await call(trainer.start, params)
 
     async def train_stop(request):
+        require_json(request)
         return ok(trainer.stop())
 
     async def train_pause(request):
+        require_json(request)
         body = await read_body(request, max_body_bytes)
         paused = _json_object(body).get("paused", True) if body else True
         if not isinstance(paused, bool):
@@ -355,7 +387,7 @@ def create_app(checkpoints=(), runs_dir="runs", *, max_body_bytes=MAX_BODY_BYTES
         Route("/api/train/pause", train_pause, methods=["POST"]), Route("/api/train/status", train_status),
         Route("/api/runs", runs), Route("/api/runs/{name}", run_info), Route("/api/events", events),
     ]
-    middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts)),
+    middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts)), Middleware(SameOrigin),
                   Middleware(BodyLimit, max_bytes=max_body_bytes)]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan,
                     exception_handlers={RequestError: request_error, ConvgradError: convgrad_error,
