@@ -61,6 +61,7 @@ const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b
 async function loadModels(select) {
   const data = await api("/api/models");
   state.models = data.models;
+  state.info = {};   // a run's entry may have been reloaded (its checkpoint became model.npz)
   const sel = $("model-select");
   sel.innerHTML = "";
   for (const m of data.models) {
@@ -83,6 +84,7 @@ function showModelInfo() {
 }
 $("model-select").addEventListener("change", () => {
   state.model = $("model-select").value; showModelInfo();
+  codes.data = null; codes.near = []; $("codes-info").textContent = ""; $("neighbours").innerHTML = ""; drawCodes();
   predictNow();
   if (state.view === "inside") showInside();
 });
