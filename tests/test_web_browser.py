@@ -7,7 +7,6 @@ from the page. Skipped only when /usr/bin/chromium is missing (CI installs the a
 """
 import os
 import sys
-import time
 
 import numpy as np
 import pytest
