@@ -10,7 +10,7 @@ from . import backend
 from .errors import (ArgumentError, ConvgradError, DTypeError, FileFormatError, ResourceLimitError,
                      ShapeError)
 from .backend import Generator, get_default_dtype, get_rng_state, manual_seed, set_default_dtype, set_rng_state
-from .devices import accelerator, backends, cuda, device
+from .devices import accelerator, backends, cuda, device, xpu
 from .tensor import (AnomalyError, Function, Size, Tensor, detect_anomaly, enable_grad, is_grad_enabled,
                      no_grad, set_grad_enabled)
 from .creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, linspace, ones,

@@ -197,5 +197,6 @@ class _Backends:
 
 
 cuda = _Cuda()
+xpu = _Cuda()  # torch.xpu answers the same questions
 accelerator = _Accelerator()
 backends = _Backends()
