@@ -477,3 +477,12 @@ def test_gradcheck_on_float32_says_use_float64():
     with pytest.raises(DTypeError, match="float64"):
         gradcheck(lambda x: x * 2, [cg.randn(3, requires_grad=True)])
     assert gradcheck(lambda x: x * 2, [cg.randn(3, dtype=cg.float64, requires_grad=True)])
+
+
+def test_docs_pytorch_md_lists_are_generated_from_the_code():
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    result = subprocess.run([sys.executable, os.path.join(root, "scripts", "pytorch_map.py"), "--check"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
