@@ -486,3 +486,32 @@ def test_docs_pytorch_md_lists_are_generated_from_the_code():
     result = subprocess.run([sys.executable, os.path.join(root, "scripts", "pytorch_map.py"), "--check"],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_autograd_grad_and_variable_match_torch(dtype):
+    from convgrad.autograd import Variable, grad
+    x = RNG.standard_normal((4, 3)).astype(dtype)
+    w = RNG.standard_normal((3, 2)).astype(dtype)
+    cx, cw = Variable(cg.tensor(x), requires_grad=True), cg.tensor(w, requires_grad=True)
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    gx, gw = grad(((cx @ cw).tanh() ** 2).sum(), [cx, cw])
+    ex, ew = torch.autograd.grad(((tx @ tw).tanh() ** 2).sum(), [tx, tw])
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(gx.numpy(), ex.numpy(), rtol=tol, atol=tol)
+    np.testing.assert_allclose(gw.numpy(), ew.numpy(), rtol=tol, atol=tol)
+    assert cx.grad is None and cw.grad is None  # returned, not accumulated
+    unused = cg.randn(2, requires_grad=True)
+    with pytest.raises(ArgumentTypeError, match="allow_unused"):
+        grad((cx * 2).sum(), [unused])
+
+
+def test_nn_parallel_runs_the_module_on_the_cpu():
+    import convgrad.nn.parallel as parallel
+    m = cg.nn.Linear(3, 2)
+    x = cg.randn(4, 3)
+    np.testing.assert_array_equal(parallel.data_parallel(m, x).numpy(), m(x).numpy())
+    wrapped = parallel.DataParallel(m)
+    assert list(wrapped.state_dict())[0].startswith("module.")
+    with pytest.raises(DeviceError, match="CPU"):
+        parallel.data_parallel(m, x, device_ids=[0, 1])

@@ -24,7 +24,7 @@ from . import filters, image
 from . import optim
 from .inspect.summary import explain, summary
 from . import onnx
-from . import data, io, models, training, utils, vision
+from . import autograd, data, io, models, training, utils, vision
 from .io import load, save
 from .functional import (abs, amax, amin, argmax, argmin, argsort, bmm, cat, chunk, clamp, clip, concatenate,
                          cos, cumsum, exp, expm1, flatten, flip, gather, log, log1p, logsumexp, masked_fill,
