@@ -179,6 +179,7 @@ INPLACE = [
     ("fill_", lambda t, o: t.fill_(0.7), lambda t, o: t.fill_(0.7)),
     ("zero_", lambda t, o: t.zero_(), lambda t, o: t.zero_()),
     ("masked_fill_", lambda t, o: t.masked_fill_(o > 0, 2.0), lambda t, o: t.masked_fill_(o > 0, 2.0)),
+    ("copy_", lambda t, o: t.copy_(o * 3), lambda t, o: t.copy_(o * 3)),
 ]
 
 

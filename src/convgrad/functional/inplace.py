@@ -22,6 +22,7 @@ import numbers
 import numpy as np
 
 from .. import backend
+from ..kernels.broadcast import sum_to_shape
 from ..tensor import Function, Tensor, is_grad_enabled, no_grad
 from . import arithmetic as ar, elementwise as el
 from ..errors import ArgumentTypeError
@@ -40,6 +41,21 @@ class Overwrite(Function):
     @staticmethod
     def backward(ctx, grad):
         return np.zeros(ctx.shape, ctx.dtype), None
+
+
+class Copy(Function):
+    """``a`` replaced by ``src`` broadcast to its shape (copy_): the gradient goes to ``src``."""
+
+    @staticmethod
+    def forward(ctx, a, src):
+        ctx.shape, ctx.dtype, ctx.src_shape = a.shape, a.dtype, np.shape(src)
+        return np.array(np.broadcast_to(src, a.shape), dtype=a.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        na, ns = ctx.needs_input_grad
+        return (np.zeros(ctx.shape, ctx.dtype) if na else None,
+                sum_to_shape(grad, ctx.src_shape) if ns else None)
 
 
 def _needs_graph(self, others):
@@ -100,6 +116,19 @@ def _overwrite(self, name, values):
     return apply_inplace(self, name, lambda t: Overwrite.apply(t, values))
 
 
+def copy_(self, src, non_blocking=False):
+    """Copy ``src`` (broadcast, cast to this tensor's dtype) into this tensor; recorded in the graph
+    when ``src`` requires grad, as in PyTorch."""
+    if not isinstance(src, Tensor):
+        src = Tensor(np.asarray(src))
+    self._check_inplace("copy_")
+    if not _needs_graph(self, (src,)):
+        np.copyto(self._data, np.broadcast_to(src._data, self._data.shape), casting="unsafe")
+        self._version[0] += 1
+        return self
+    return apply_inplace(self, "copy_", lambda t: Copy.apply(t, src), src)
+
+
 def fill_(self, value):
     if isinstance(value, Tensor):
         if value.numel() != 1:
@@ -134,7 +163,7 @@ def _augmented(method):
 
 _METHODS = {
     "add_": add_, "sub_": sub_, "mul_": mul_, "div_": div_, "clamp_": clamp_, "clip_": clamp_,
-    "fill_": fill_, "zero_": zero_, "normal_": normal_, "uniform_": uniform_, "masked_fill_": masked_fill_,
+    "copy_": copy_, "fill_": fill_, "zero_": zero_, "normal_": normal_, "uniform_": uniform_, "masked_fill_": masked_fill_,
     "__iadd__": _augmented(add_), "__isub__": _augmented(sub_), "__imul__": _augmented(mul_),
     "__itruediv__": _augmented(div_),
 }
