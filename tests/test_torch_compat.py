@@ -249,6 +249,19 @@ def test_modifying_a_tensor_saved_for_backward_raises_at_backward():
     np.testing.assert_array_equal(a.grad.numpy(), np.ones(3))
 
 
+def test_inplace_through_a_view_in_the_graph_is_refused():
+    a = cg.randn(3, 4, requires_grad=True)
+    y = a.exp()
+    with pytest.raises(RuntimeError, match="view"):
+        y[0].add_(1)  # would change exp's saved output behind its back
+    z = y.clone()
+    z.add_(1)  # a tensor of its own: fine
+    x = cg.zeros(3, 4)
+    x[:, :2] *= 0.0  # no graph: changes the storage, as in PyTorch
+    x[1] += 5
+    np.testing.assert_array_equal(x.numpy()[1], [5, 5, 5, 5])
+
+
 def test_changes_through_data_are_not_recorded():
     p = cg.randn(3, requires_grad=True)
     d = p.data

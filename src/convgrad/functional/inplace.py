@@ -14,8 +14,10 @@ PyTorch's autograd rules hold:
 - On a tensor in the graph the change is recorded: ``y.mul_(2)`` makes ``y.grad_fn`` a
   ``MulBackward0`` whose input is ``y``'s previous value.
 
-Changes made through ``.data`` (or under ``no_grad``) are not recorded, as in PyTorch. In-place
-changes through views (``x[0].add_(1)``) change the storage but are not recorded in ``x``'s graph.
+Changes made through ``.data`` (or under ``no_grad``) are not recorded, as in PyTorch. An
+in-place change of a view that is part of the graph (``y[0].add_(1)`` with ``y`` requiring grad)
+raises, since convgrad cannot record it in ``y``'s history; outside the graph, changes through
+views reach the storage but do not raise the base tensor's version counter.
 """
 import numbers
 
@@ -77,6 +79,11 @@ def apply_inplace(self, name, compute, *others):
         with no_grad():
             result = compute(self)
         return self._rebase(result)
+    if self._node is not None and self._data.base is not None and any(
+            t is not None and np.may_share_memory(t._data, self._data) for t in self._node.inputs):
+        raise RuntimeError(f"{name}: this tensor is a view ({self._node.name()}) of another tensor in the graph; "
+                           f"convgrad does not record in-place changes through views: use an out-of-place op "
+                           f"(y = y + 1) or clone() the view first")
     stand_in = Tensor._wrap(self._data.copy(), self._requires_grad)
     stand_in._node = self._node
     return self._rebase(compute(stand_in))
