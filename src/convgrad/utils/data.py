@@ -207,6 +207,7 @@ class RandomSampler(Sampler):
 
     @property
     def num_samples(self):
+        """Indices per pass: ``num_samples`` if given, else the dataset's length."""
         return len(self.data_source) if self._num_samples is None else int(self._num_samples)
 
     def __iter__(self):

@@ -92,10 +92,12 @@ class MNIST(VisionDataset):
 
     @property
     def raw_folder(self):
+        """``root/<ClassName>/raw``, where torchvision's download puts the IDX files."""
         return os.path.join(self.root, type(self).__name__, "raw")
 
     @property
     def class_to_idx(self):
+        """``{class name: label}``."""
         return {name: i for i, name in enumerate(self.classes)}
 
     def __len__(self):
@@ -108,6 +110,7 @@ class MNIST(VisionDataset):
         return self._apply(image, int(self.targets._data[int(index)]))
 
     def extra_repr(self):
+        """``Split: Train`` or ``Split: Test`` (torchvision's repr line)."""
         return f"Split: {'Train' if self.train else 'Test'}"
 
 
@@ -138,6 +141,7 @@ default_loader = pil_loader
 
 
 def has_file_allowed_extension(filename, extensions):
+    """True if ``filename`` ends with one of ``extensions`` (case-insensitive)."""
     return filename.lower().endswith(tuple(extensions))
 
 
@@ -182,6 +186,7 @@ class DatasetFolder(VisionDataset):
 
     @staticmethod
     def find_classes(directory):
+        """``(sorted class folder names, {name: index})`` of ``directory``."""
         classes = sorted(e.name for e in os.scandir(directory) if e.is_dir())
         if not classes:
             raise DatasetNotFoundError(f"no class folders in '{directory}' (expected '{directory}/<class>/<image>')")
