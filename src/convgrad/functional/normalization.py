@@ -23,7 +23,7 @@ import numpy as np
 from ..kernels import batch_norm as bn_kernels
 from ..kernels.parallel import elementwise
 from ..tensor import Function, Tensor
-from ._util import ArgumentError, ShapeError, shape_str
+from ._util import ArgumentError, ShapeError, empty_result, shape_str
 
 
 # ----------------------------------------------------------------------------------------------
@@ -205,6 +205,11 @@ def _check_channel_vector(op, name, t, channels):
                          f"got {shape_str(t.shape)}")
 
 
+def values_per_channel(shape):
+    """N * (product of the spatial sizes): how many values batch statistics average per channel."""
+    return int(shape[0] * np.prod(shape[2:], dtype=np.int64))
+
+
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
                eps=1e-5):
     """Batch normalisation (Ioffe & Szegedy 2015) over every axis but the channel axis 1.
@@ -238,13 +243,15 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                     ("bias", bias)):
         _check_channel_vector("batch_norm", name, t, channels)
     if training:
-        if input.numel() // max(channels, 1) <= 1:
+        if values_per_channel(input.shape) == 1:  # PyTorch's rule: an empty batch is fine
             raise ShapeError(f"batch_norm: expected more than 1 value per channel when training, "
                              f"got input of shape {shape_str(input.shape)}")
     elif running_mean is None or running_var is None:
         raise ArgumentError("batch_norm: running_mean and running_var must be given when training=False")
     if momentum is None or not isinstance(momentum, numbers.Real):
         raise ArgumentError(f"batch_norm: momentum must be a number, got {momentum!r}")
+    if input.numel() == 0:  # no values: an empty result, the running statistics unchanged
+        return empty_result(input.shape, input, weight, bias)
     return BatchNorm.apply(input, weight, bias, training=bool(training), momentum=float(momentum),
                            eps=float(eps), running_mean=_array_or_none(running_mean),
                            running_var=_array_or_none(running_var))
@@ -372,6 +379,8 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
                             f"to be divisible by num_groups={num_groups}")
     for name, t in (("weight", weight), ("bias", bias)):
         _check_channel_vector("group_norm", name, t, channels)
+    if input.numel() == 0:
+        return empty_result(input.shape, input, weight, bias)
     return GroupNorm.apply(input, weight, bias, num_groups=num_groups, eps=float(eps))
 
 
@@ -392,6 +401,8 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
         return batch_norm(input, running_mean, running_var, weight, bias, False, momentum, eps)
     for name, t in (("running_mean", running_mean), ("running_var", running_var)):
         _check_channel_vector("instance_norm", name, t, channels)
+    if input.numel() == 0:
+        return empty_result(input.shape, input, weight, bias)
     if running_mean is not None or running_var is not None:
         x = input.data.reshape(input.shape[0], channels, -1)
         count = x.shape[2]

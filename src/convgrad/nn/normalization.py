@@ -7,7 +7,8 @@ import numpy as np
 from .. import functional as F
 from ..backend import get_default_dtype
 from ..errors import ArgumentError, ShapeError
-from ..functional._util import shape_str
+from ..functional._util import shape_str, with_batch_dim
+from ..functional.normalization import values_per_channel
 from ..tensor import Tensor
 from .module import Module
 from .parameter import Parameter
@@ -95,7 +96,7 @@ class _NormBase(Module):
 class _BatchNorm(_NormBase):
     def forward(self, input):
         self._check_input(input)
-        if self.training and input.numel() // max(self.num_features, 1) <= 1:
+        if self.training and values_per_channel(input.shape) == 1:
             raise ShapeError(f"{self._name()}: expected more than 1 value per channel when training, "
                              f"got input of shape {shape_str(input.shape)}")
         factor = self._momentum_factor()
@@ -146,32 +147,41 @@ class _InstanceNorm(_NormBase):
                  bias=True):
         super().__init__(num_features, eps, momentum, affine, track_running_stats, bias=bias)
 
+    def _check_input(self, input):
+        if input.ndim == self._ranks[0] - 1:  # one sample without its batch axis, as PyTorch accepts
+            return super()._check_input(input.unsqueeze(0))
+        return super()._check_input(input)
+
     def forward(self, input):
         self._check_input(input)
+        return with_batch_dim(self._normalize, input, self._ranks[0])
+
+    def _normalize(self, input):
         momentum = 0.0 if self.momentum is None else self.momentum
         return F.instance_norm(input, self.running_mean, self.running_var, self.weight, self.bias,
                                self.training or not self.track_running_stats, momentum, self.eps)
 
 
 class InstanceNorm1d(_InstanceNorm):
-    """Instance normalisation of (N, C, L): each sample's channel over its positions."""
+    """Instance normalisation of (N, C, L) or (C, L): each sample's channel over its positions."""
 
     _ranks = (3,)
-    _shape_hint = "(N, {c}, L)"
+    _shape_hint = "(N, {c}, L) or ({c}, L)"
 
 
 class InstanceNorm2d(_InstanceNorm):
-    """Instance normalisation of (N, C, H, W): each sample's channel over its H * W positions."""
+    """Instance normalisation of (N, C, H, W) or (C, H, W): each sample's channel over its H * W
+    positions."""
 
     _ranks = (4,)
-    _shape_hint = "(N, {c}, H, W)"
+    _shape_hint = "(N, {c}, H, W) or ({c}, H, W)"
 
 
 class InstanceNorm3d(_InstanceNorm):
-    """Instance normalisation of (N, C, D, H, W)."""
+    """Instance normalisation of (N, C, D, H, W) or (C, D, H, W)."""
 
     _ranks = (5,)
-    _shape_hint = "(N, {c}, D, H, W)"
+    _shape_hint = "(N, {c}, D, H, W) or ({c}, D, H, W)"
 
 
 class LayerNorm(Module):
