@@ -10,6 +10,7 @@ from .activations import (celu, elu, gelu, glu, hardshrink, hardsigmoid, hardswi
                           log_softmax, logsigmoid, mish, prelu, relu, relu6, selu, sigmoid, silu, softmax,
                           softmin, softplus, softshrink, softsign, tanh, tanhshrink, threshold)
 from .dropout import alpha_dropout, dropout, dropout1d, dropout2d, dropout3d, feature_alpha_dropout
+from .embedding import embedding, one_hot
 from .linear import bilinear, linear
 from .loss import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, huber_loss, kl_div,
                    l1_loss, mse_loss, nll_loss, smooth_l1_loss)
@@ -20,13 +21,14 @@ from .fused import conv_batch_norm
 from .convolve import convolve1d, convolve2d, convolve3d, fft_conv1d, fft_conv2d, fft_conv3d
 from .deform_conv import deform_conv2d
 from .padding import pad
+from .interpolate import interpolate, upsample
 from .pooling import (avg_pool1d, avg_pool2d, avg_pool3d, lp_pool1d, lp_pool2d, lp_pool3d, max_pool1d, max_pool2d,
                       max_pool3d, max_unpool1d, max_unpool2d, max_unpool3d, min_pool1d, min_pool2d, min_pool3d)
 from .adaptive_pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d, adaptive_max_pool1d,
                                adaptive_max_pool2d, adaptive_max_pool3d, global_avg_pool2d, global_max_pool2d)
 from .special_pooling import (fractional_max_pool2d, fractional_max_pool3d, spatial_pyramid_pool2d,
                               stochastic_pool2d)
-from .normalization import batch_norm, group_norm, instance_norm, layer_norm, local_response_norm
+from .normalization import batch_norm, group_norm, instance_norm, layer_norm, local_response_norm, rms_norm
 from .elementwise import abs, cast, clamp, clip, cos, exp, log, maximum, minimum, sign, sin, sqrt, where
 from .reductions import amax, amin, argmax, argmin, logsumexp, max, mean, min, std, sum, var
 from .shape import (broadcast_to, cat, chunk, clone, concatenate, contiguous, expand, flatten, flip,

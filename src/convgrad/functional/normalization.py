@@ -321,6 +321,76 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     return LayerNorm.apply(input, weight, bias, normalized_size=int(np.prod(normalized_shape)), eps=float(eps))
 
 
+class RMSNorm(Function):
+    """y = x / rms(x) * weight with rms(x) = sqrt(mean(x^2) + eps) over the trailing axes.
+
+    Backward, with r = 1 / rms and x^ = x r (per row of the normalised axes, D values):
+        dx = r (g^ - x^ mean(g^ x^)),  g^ = g * weight;   dweight = sum over rows of g x^
+    """
+
+    @staticmethod
+    def output_shape(x_shape, *args, **kwargs):
+        return tuple(x_shape)
+
+    @staticmethod
+    def forward(ctx, x, weight, normalized_size=1, eps=1e-6):
+        xv = np.ascontiguousarray(x).reshape(-1, normalized_size)
+        r = (1 / np.sqrt(np.square(xv).mean(axis=1, keepdims=True) + eps)).astype(x.dtype, copy=False)
+        x_hat = xv * r
+        out = x_hat if weight is None else x_hat * weight.reshape(-1).astype(x.dtype, copy=False)
+        if any(ctx.needs_input_grad):
+            ctx.x_hat, ctx.r, ctx.weight, ctx.shape = x_hat, r, weight, x.shape
+        return out.reshape(x.shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x_hat, r = ctx.x_hat, ctx.r
+        gv = np.reshape(grad, x_hat.shape)
+        need_x, need_w = ctx.needs_input_grad
+        gx = gw = None
+        if need_x:
+            g_hat = gv if ctx.weight is None else gv * ctx.weight.reshape(-1).astype(grad.dtype, copy=False)
+            gx = (r * (g_hat - x_hat * (g_hat * x_hat).mean(axis=1, keepdims=True))).reshape(ctx.shape)
+        if need_w:
+            gw = (gv * x_hat).sum(axis=0).reshape(ctx.weight.shape)
+        return gx, gw
+
+
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    """Root-mean-square normalisation (Zhang & Sennrich 2019) over the trailing
+    ``normalized_shape`` axes: ``x / sqrt(mean(x^2) + eps) * weight`` (no centring, no bias).
+
+    Args:
+        input: (*, *normalized_shape).
+        normalized_shape: int or tuple, the trailing shape normalised over.
+        weight: optional scale of shape ``normalized_shape``.
+        eps: added to the mean square; None (the default) is the machine epsilon of the
+            input's dtype (``np.finfo(dtype).eps``), as in PyTorch.
+
+    Returns:
+        A tensor of the input's shape.
+
+    Raises:
+        ShapeError: the input does not end in ``normalized_shape``, or a mis-shaped weight.
+
+    Example:
+        >>> y = convgrad.nn.functional.rms_norm(convgrad.randn(4, 10), (10,))
+    """
+    normalized_shape = (int(normalized_shape),) if isinstance(normalized_shape, (int, np.integer)) \
+        else tuple(int(s) for s in normalized_shape)
+    k = len(normalized_shape)
+    if k == 0 or input.ndim < k or tuple(input.shape[input.ndim - k:]) != normalized_shape:
+        raise ShapeError(f"rms_norm: expected input of shape (*, {', '.join(map(str, normalized_shape))}) "
+                         f"ending in normalized_shape {normalized_shape}, got {shape_str(input.shape)}")
+    if weight is not None and tuple(weight.shape) != normalized_shape:
+        raise ShapeError(f"rms_norm: expected weight of shape {shape_str(normalized_shape)}, got "
+                         f"{shape_str(weight.shape)}")
+    eps = float(np.finfo(input.dtype).eps) if eps is None else float(eps)
+    if input.numel() == 0:
+        return empty_result(input.shape, input, weight)
+    return RMSNorm.apply(input, weight, normalized_size=int(np.prod(normalized_shape)), eps=eps)
+
+
 # ----------------------------------------------------------------------------------------------
 # Group (and instance) normalisation
 # ----------------------------------------------------------------------------------------------

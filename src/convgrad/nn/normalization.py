@@ -215,6 +215,49 @@ class LayerNorm(Module):
                 f"bias={self.bias is not None}")
 
 
+class RMSNorm(Module):
+    """Root-mean-square normalisation over the trailing ``normalized_shape`` axes:
+    ``y = x / sqrt(mean(x^2) + eps) * weight`` (no mean subtraction, no bias).
+
+    Args:
+        normalized_shape: int or tuple, e.g. ``(C,)`` for features in the last axis.
+        eps: added to the mean square; None is the machine epsilon of the input's dtype.
+        elementwise_affine: learn ``weight`` (init 1) of shape normalized_shape.
+
+    Shape: input (*, *normalized_shape); output the same.
+
+    Example:
+        >>> norm = convgrad.nn.RMSNorm(64)
+        >>> norm(convgrad.randn(8, 10, 64)).shape
+        (8, 10, 64)
+    """
+
+    def __init__(self, normalized_shape, eps=None, elementwise_affine=True, device=None, dtype=None):
+        super().__init__()
+        if isinstance(normalized_shape, (int, np.integer)):
+            normalized_shape = (int(normalized_shape),)
+        self.normalized_shape = tuple(int(s) for s in normalized_shape)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        dtype = get_default_dtype() if dtype is None else np.dtype(dtype)
+        self.register_parameter("weight", Parameter(np.ones(self.normalized_shape, dtype))
+                                if elementwise_affine else None)
+
+    def reset_parameters(self):
+        if self.weight is not None:
+            self.weight.data[...] = 1
+
+    def forward(self, input):
+        k = len(self.normalized_shape)
+        if input.ndim < k or tuple(input.shape[input.ndim - k:]) != self.normalized_shape:
+            raise ShapeError(f"RMSNorm({self.normalized_shape}): expected input of shape "
+                             f"(*, {', '.join(map(str, self.normalized_shape))}), got {shape_str(input.shape)}")
+        return F.rms_norm(input, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self):
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+
+
 class GroupNorm(Module):
     """Group normalisation: per sample, over groups of num_channels / num_groups channels.
 
@@ -268,4 +311,4 @@ class LocalResponseNorm(Module):
 
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d",
-           "LayerNorm", "GroupNorm", "LocalResponseNorm"]
+           "LayerNorm", "GroupNorm", "LocalResponseNorm", "RMSNorm"]
