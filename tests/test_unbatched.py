@@ -148,6 +148,8 @@ LAYERS = {
     "Threshold": ((0.1, -1.0), {}, X4),
     "Unflatten": ((1, (3, 1)), {}, X4),
     "Upsample": ((), {"scale_factor": 2, "mode": "bilinear", "align_corners": True}, X4),
+    "UpsamplingBilinear2d": ((), {"size": (4, 7)}, X4),
+    "UpsamplingNearest2d": ((), {"scale_factor": 3}, X4),
     "ZeroPad1d": ((2,), {}, [_floats(2, 3, 5)]),
     "ZeroPad2d": (((1, 0, 2, 1),), {}, X4),
     "ZeroPad3d": ((1,), {}, [_floats(2, 3, 3, 4, 3)]),
@@ -155,6 +157,9 @@ LAYERS = {
 # layers that take something other than one batch of samples, with their own tests
 NOT_PROBED = {"Module", "Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict",
               "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d", "CTCLoss", "MultiLabelMarginLoss"}
+# PyTorch 2.13 returns uninitialised memory for multi_margin_loss of an empty batch ('mean'/'sum');
+# convgrad returns NaN / 0 like its other losses
+PYTORCH_UNDEFINED = {("MultiMarginLoss", "zero_batch")}
 RANDOM = {"Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout",
           "FractionalMaxPool2d", "FractionalMaxPool3d"}
 ELEMENTWISE = {"CELU", "ELU", "GELU", "Hardshrink", "Hardsigmoid", "Hardswish", "Hardtanh", "Identity",
@@ -222,6 +227,8 @@ def _first(out):
 @pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
 @pytest.mark.parametrize("name,label", CASES, ids=[f"{n}-{v}" for n, v in CASES])
 def test_layer_accepts_what_torch_accepts(name, label, training):
+    if (name, label) in PYTORCH_UNDEFINED:
+        pytest.skip("PyTorch's result is undefined here")
     args, kwargs, specs = LAYERS[name]
     inputs = dict(variants(name))[label]
     tm, cm = _build(name, args, kwargs, inputs)
