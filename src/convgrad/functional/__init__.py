@@ -16,6 +16,7 @@ from .loss import (binary_cross_entropy, binary_cross_entropy_with_logits, cross
                    l1_loss, mse_loss, nll_loss, smooth_l1_loss)
 from .margin_loss import (cosine_embedding_loss, hinge_embedding_loss, margin_ranking_loss, multi_margin_loss,
                           multilabel_margin_loss, multilabel_soft_margin_loss, soft_margin_loss)
+from .ctc import ctc_loss
 from .likelihood_loss import gaussian_nll_loss, poisson_nll_loss
 from .regularization import l1_penalty, l2_penalty
 from .arithmetic import add, div, matmul, mul, neg, pow, sub

@@ -218,3 +218,26 @@ class PoissonNLLLoss(_Loss):
     def forward(self, log_input, target):
         return F.poisson_nll_loss(log_input, target, log_input=self.log_input, full=self.full, eps=self.eps,
                                   reduction=self.reduction)
+
+
+class CTCLoss(_Loss):
+    """Connectionist Temporal Classification loss: ``loss(log_probs, targets, input_lengths,
+    target_lengths)`` with log_probs (T, N, C); see :func:`convgrad.functional.ctc_loss`.
+
+    Args:
+        blank: the blank class. Default 0.
+        reduction: 'none' | 'mean' (per-target-length, then batch mean) | 'sum'.
+        zero_infinity: zero infinite losses and their gradients.
+
+    Example:
+        >>> ctc = nn.CTCLoss(blank=0)
+        >>> loss = ctc(cg.randn(30, 2, 5).log_softmax(2), cg.tensor([[1, 2, 3], [4, 4, 1]]), [30, 25], [3, 2])
+    """
+
+    def __init__(self, blank=0, reduction="mean", zero_infinity=False):
+        super().__init__(None, None, reduction)
+        self.blank, self.zero_infinity = blank, zero_infinity
+
+    def forward(self, log_probs, targets, input_lengths, target_lengths):
+        return F.ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=self.blank,
+                          reduction=self.reduction, zero_infinity=self.zero_infinity)
