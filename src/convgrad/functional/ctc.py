@@ -150,7 +150,7 @@ class CTCLoss(Function):
 
 
 def _lengths(op, name, value, n):
-    arr = value.data if isinstance(value, Tensor) else np.asarray(value)
+    arr = value._data if isinstance(value, Tensor) else np.asarray(value)
     if arr.dtype.kind not in "iu":
         raise DTypeError(f"{op}: expected integer {name}, got dtype {arr.dtype}")
     arr = arr.astype(np.int64).reshape(-1)
@@ -197,7 +197,7 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     n = 1 if unbatched else log_probs.shape[1]
     if not 0 <= blank < c:
         raise ArgumentError(f"{op}: blank must be in [0, {c}), got {blank}")
-    tg = targets.data if isinstance(targets, Tensor) else np.asarray(targets)
+    tg = targets._data if isinstance(targets, Tensor) else np.asarray(targets)
     if tg.dtype.kind not in "iu":
         raise DTypeError(f"{op}: expected integer targets, got dtype {tg.dtype}")
     il = _lengths(op, "input_lengths", input_lengths, n)

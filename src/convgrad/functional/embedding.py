@@ -43,7 +43,7 @@ def _renorm_rows(weight, indices, max_norm, norm_type):
     """PyTorch's ``embedding_renorm_``: rows used by ``indices`` with norm > max_norm are scaled
     to norm max_norm (by max_norm / (norm + 1e-7)), in place, without gradient."""
     rows = np.unique(indices)
-    w = weight.data
+    w = weight._data
     norms = np.linalg.norm(w[rows].astype(np.float64), ord=norm_type, axis=1)
     big = norms > max_norm
     scale = (max_norm / (norms[big] + 1e-7)).astype(w.dtype)
@@ -76,7 +76,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
         >>> convgrad.nn.functional.embedding(convgrad.tensor([[1, 2], [4, 9]]), table).shape
         (2, 2, 3)
     """
-    idx = input.data if isinstance(input, Tensor) else np.asarray(input)
+    idx = input._data if isinstance(input, Tensor) else np.asarray(input)
     if idx.dtype.kind not in "iu":
         raise DTypeError(f"embedding: expected integer indices, got dtype {idx.dtype}")
     if not isinstance(weight, Tensor) or weight.ndim != 2:
@@ -113,7 +113,7 @@ def one_hot(tensor, num_classes=-1):
         >>> convgrad.nn.functional.one_hot(convgrad.tensor([0, 2]), 3).tolist()
         [[1, 0, 0], [0, 0, 1]]
     """
-    idx = tensor.data if isinstance(tensor, Tensor) else np.asarray(tensor)
+    idx = tensor._data if isinstance(tensor, Tensor) else np.asarray(tensor)
     if idx.dtype.kind not in "iu":
         raise DTypeError(f"one_hot: expected an integer tensor of class indices, got dtype {idx.dtype}")
     if idx.size and idx.min() < 0:

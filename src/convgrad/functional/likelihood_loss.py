@@ -28,8 +28,8 @@ def _variance(op, input, var):
             raise ArgumentError(f"{op}: var has negative entries, got {var}")
         return Tensor(np.full(input.shape, var, dtype=input.dtype))
     var = _tensor(op, "var", var, input)
-    if var.data.size and np.any(var.data < 0):
-        raise ArgumentError(f"{op}: var has negative entries (min {float(var.data.min())})")
+    if var._data.size and np.any(var._data < 0):
+        raise ArgumentError(f"{op}: var has negative entries (min {float(var._data.min())})")
     if tuple(var.shape) == tuple(input.shape):
         return var
     if tuple(input.shape[:-1]) == tuple(var.shape):
@@ -102,7 +102,7 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
     else:
         loss = input - target * E.log(input + eps)
     if full:
-        big = target.data > 1
+        big = target._data > 1
         t = E.where(big, target, 1.0)  # a safe value where the term is dropped: no 0 * inf gradients
         stirling = t * E.log(t) - t + 0.5 * E.log(2 * math.pi * t)
         loss = loss + E.where(big, stirling, 0.0)

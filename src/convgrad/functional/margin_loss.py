@@ -54,7 +54,7 @@ def _reduce(loss, reduction):
 
 
 def _class_indices(op, target, rows, classes):
-    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    t = target._data if isinstance(target, Tensor) else np.asarray(target)
     if t.dtype.kind not in "iu":
         raise DTypeError(f"{op}: expected integer class indices as target, got dtype {t.dtype}")
     return t
@@ -108,7 +108,7 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
     reduction = _reduction(op, size_average, reduce, reduction)
     input = _float_input(op, "input", input)
     target = _tensor(op, "target", target, input)
-    t = target.data
+    t = target._data
     margin_part = E.where(t != 1, E.clamp(margin - input, min=0), 0.0)
     self_part = E.where(t != -1, input, 0.0)
     return _reduce(margin_part + self_part, reduction)
@@ -169,7 +169,7 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None,
     mag1 = (input1 * input1).sum(dim) + COSINE_EPS
     mag2 = (input2 * input2).sum(dim) + COSINE_EPS
     cos = prod_sum / E.sqrt(mag1 * mag2)
-    t = target.data
+    t = target._data
     pos = E.where(t == 1, 1 - cos, 0.0)
     neg = E.where(t == -1, E.clamp(cos - margin, min=0), 0.0)
     return _reduce(pos + neg, reduction)
@@ -224,7 +224,7 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
         w = _tensor(op, "weight", weight, input)
         if tuple(w.shape) != (c,):
             raise ShapeError(f"{op}: expected weight of shape ({c},), got {shape_str(w.shape)}")
-        h = h * w.data[t].reshape(n, 1)
+        h = h * w._data[t].reshape(n, 1)
     others = np.ones((n, c), dtype=bool)
     others[rows, t] = False
     loss = E.where(others, h, 0.0).sum(1) / c

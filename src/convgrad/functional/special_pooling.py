@@ -112,7 +112,7 @@ def _fractional(nd, op, input, kernel_size, output_size, output_ratio, return_in
     if _random_samples is None:
         samples = backend.get_rng().random(expected).astype(input.dtype)
     else:
-        samples = _random_samples.data if isinstance(_random_samples, Tensor) else np.asarray(_random_samples)
+        samples = _random_samples._data if isinstance(_random_samples, Tensor) else np.asarray(_random_samples)
         # PyTorch's rule: (at least N, C, nd); rows past the batch are ignored
         if samples.ndim != 3 or samples.shape[0] < batch or samples.shape[1:] != expected[1:]:
             raise ShapeError(f"{op}: expected _random_samples of shape (B, {expected[1]}, {nd}) with "

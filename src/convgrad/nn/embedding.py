@@ -51,7 +51,7 @@ class Embedding(Module):
             self.weight = Parameter(np.empty((self.num_embeddings, self.embedding_dim), dtype))
             self.reset_parameters()
         else:
-            w = np.array(_weight.data if isinstance(_weight, Tensor) else _weight, copy=True)
+            w = np.array(_weight._data if isinstance(_weight, Tensor) else _weight, copy=True)
             if w.shape != (self.num_embeddings, self.embedding_dim):
                 raise ShapeError(f"Embedding({num_embeddings}, {embedding_dim}): _weight must have shape "
                                  f"({num_embeddings}, {embedding_dim}), got {shape_str(w.shape)}")
@@ -61,13 +61,13 @@ class Embedding(Module):
         init.normal_(self.weight)
         if self.padding_idx is not None:
             with no_grad():
-                self.weight.data[self.padding_idx] = 0
+                self.weight._data[self.padding_idx] = 0
 
     @classmethod
     def from_pretrained(cls, embeddings, freeze=True, padding_idx=None, max_norm=None, norm_type=2.0,
                         scale_grad_by_freq=False, sparse=False):
         """An Embedding holding a copy of ``embeddings`` (2-D); ``freeze`` (default) keeps it fixed."""
-        shape = tuple(np.shape(embeddings.data if isinstance(embeddings, Tensor) else embeddings))
+        shape = tuple(np.shape(embeddings._data if isinstance(embeddings, Tensor) else embeddings))
         if len(shape) != 2:
             raise ShapeError(f"Embedding.from_pretrained: expected a 2-D table, got {shape_str(shape)}")
         return cls(shape[0], shape[1], padding_idx=padding_idx, max_norm=max_norm, norm_type=norm_type,

@@ -48,13 +48,13 @@ class Adadelta(Optimizer):
         lr, rho, eps, weight_decay = group["lr"], group["rho"], group["eps"], group["weight_decay"]
         if not state:
             state["step"] = 0.0
-            state["square_avg"] = np.zeros_like(p.data)
-            state["acc_delta"] = np.zeros_like(p.data)
+            state["square_avg"] = np.zeros_like(p._data)
+            state["acc_delta"] = np.zeros_like(p._data)
         if group["maximize"]:
             grad = -grad
         state["step"] += 1
         if weight_decay != 0:
-            grad = grad + weight_decay * p.data
+            grad = grad + weight_decay * p._data
         square_avg, acc_delta = state["square_avg"], state["acc_delta"]
         square_avg *= rho
         square_avg += (1 - rho) * np.square(grad)
@@ -62,4 +62,4 @@ class Adadelta(Optimizer):
         delta = np.sqrt(acc_delta + eps) / std * grad
         acc_delta *= rho
         acc_delta += (1 - rho) * np.square(delta)
-        p.data -= (lr * delta).astype(p.data.dtype, copy=False)
+        p._data -= (lr * delta).astype(p._data.dtype, copy=False)
