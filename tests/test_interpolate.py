@@ -104,6 +104,12 @@ def test_upsampling_2d_layers_match_torch(cls):
                         name=cls)
 
 
+@pytest.mark.parametrize("name", ["upsample_nearest", "upsample_bilinear"])
+def test_deprecated_upsample_functions_match_torch(name):
+    check_against_torch(lambda x: getattr(F, name)(x, scale_factor=2), lambda x: getattr(TF, name)(x, scale_factor=2),
+                        [(1, 2, 3, 4)], dtype=np.float64, name=name)
+
+
 @pytest.mark.parametrize("mode,shape,kwargs", [
     ("bilinear", (1, 2, 3, 4), dict(size=(5, 7))),
     ("bilinear", (1, 1, 4, 4), dict(scale_factor=0.6, align_corners=True)),

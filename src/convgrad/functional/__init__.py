@@ -25,7 +25,7 @@ from .fused import conv_batch_norm
 from .convolve import convolve1d, convolve2d, convolve3d, fft_conv1d, fft_conv2d, fft_conv3d
 from .deform_conv import deform_conv2d
 from .padding import pad
-from .interpolate import interpolate, upsample
+from .interpolate import interpolate, upsample, upsample_bilinear, upsample_nearest
 from .pooling import (avg_pool1d, avg_pool2d, avg_pool3d, lp_pool1d, lp_pool2d, lp_pool3d, max_pool1d, max_pool2d,
                       max_pool3d, max_unpool1d, max_unpool2d, max_unpool3d, min_pool1d, min_pool2d, min_pool3d)
 from .adaptive_pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d, adaptive_max_pool1d,

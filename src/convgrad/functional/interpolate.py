@@ -185,3 +185,14 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
 def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
     """``interpolate`` under its older name (``torch.nn.functional.upsample``)."""
     return interpolate(input, size, scale_factor, mode, align_corners)
+
+
+def upsample_nearest(input, size=None, scale_factor=None):
+    """``interpolate(input, size, scale_factor, mode='nearest')`` (PyTorch's deprecated name)."""
+    return interpolate(input, size, scale_factor, mode="nearest")
+
+
+def upsample_bilinear(input, size=None, scale_factor=None):
+    """``interpolate(input, size, scale_factor, mode='bilinear', align_corners=True)`` (PyTorch's
+    deprecated name, which aligns corners)."""
+    return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)

@@ -114,10 +114,12 @@ class ParameterList(Module):
             self.append(v)
 
     def append(self, value):
+        """Add ``value`` (a Parameter, or a tensor/array made into one) at the end; returns self."""
         setattr(self, str(len(self._parameters)), _as_parameter(value))
         return self
 
     def extend(self, values):
+        """Append every element of ``values``; returns self."""
         for v in values:
             self.append(v)
         return self
@@ -137,6 +139,7 @@ class ParameterList(Module):
         return iter(self._parameters.values())
 
     def extra_repr(self):
+        """One line per parameter: its index, dtype and shape (PyTorch's listing)."""
         return "\n".join(f"({i}): Parameter containing: [{p.dtype} of size {tuple(p.shape)}]"
                          for i, p in enumerate(self))
 
@@ -175,14 +178,18 @@ class ParameterDict(Module):
         return iter(self._parameters)
 
     def keys(self):
+        """The names, in insertion order."""
         return self._parameters.keys()
 
     def values(self):
+        """The Parameters, in insertion order."""
         return self._parameters.values()
 
     def items(self):
+        """(name, Parameter) pairs, in insertion order."""
         return self._parameters.items()
 
     def update(self, parameters):
+        """Set every (name, value) of a dict or of a ParameterDict."""
         for key, value in dict(parameters).items():
             self[key] = value

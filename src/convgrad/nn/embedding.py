@@ -58,6 +58,7 @@ class Embedding(Module):
             self.weight = Parameter(w, requires_grad=not _freeze)
 
     def reset_parameters(self):
+        """Draw the table from N(0, 1) and zero the padding_idx row (PyTorch's initialisation)."""
         init.normal_(self.weight)
         if self.padding_idx is not None:
             with no_grad():
@@ -78,6 +79,7 @@ class Embedding(Module):
                            self.scale_grad_by_freq, self.sparse)
 
     def extra_repr(self):
+        """The sizes and the options that differ from the defaults, as PyTorch prints them."""
         s = f"{self.num_embeddings}, {self.embedding_dim}"
         if self.padding_idx is not None:
             s += f", padding_idx={self.padding_idx}"

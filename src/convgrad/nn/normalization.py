@@ -244,6 +244,7 @@ class RMSNorm(Module):
                                 if elementwise_affine else None)
 
     def reset_parameters(self):
+        """Set the scale back to ones."""
         if self.weight is not None:
             self.weight._data[...] = 1
 
@@ -255,6 +256,7 @@ class RMSNorm(Module):
         return F.rms_norm(input, self.normalized_shape, self.weight, self.eps)
 
     def extra_repr(self):
+        """``(D,), eps=None, elementwise_affine=True`` as PyTorch prints it."""
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
 
 

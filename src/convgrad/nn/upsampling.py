@@ -40,6 +40,7 @@ class Upsample(Module):
                              recompute_scale_factor=self.recompute_scale_factor)
 
     def extra_repr(self):
+        """``scale_factor=2.0, mode='nearest'`` (or ``size=...``), as PyTorch prints it."""
         info = f"scale_factor={self.scale_factor!r}" if self.scale_factor is not None else f"size={self.size!r}"
         return info + f", mode={self.mode!r}"
 
