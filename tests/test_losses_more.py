@@ -280,3 +280,24 @@ def test_loss_errors(call, error, words):
         call()
     for word in words:
         assert word in str(info.value), f"{word!r} not in {str(info.value)!r}"
+
+
+def test_existing_losses_follow_torchs_domain_rules():
+    """Negative targets, NaN inputs and out-of-range targets for the older losses: NaN exactly
+    where PyTorch has NaN, and an error where PyTorch raises (BCE targets outside [0, 1])."""
+    rng = np.random.default_rng(17)
+    x, t = rng.standard_normal((4, 3)), rng.standard_normal((4, 3))  # some negative targets
+    x_nan = x.copy()
+    x_nan[0, 0] = np.nan
+    for name in ["mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy_with_logits", "kl_div",
+                 "poisson_nll_loss", "soft_margin_loss", "hinge_embedding_loss"]:
+        for a in (x, x_nan):
+            ours = getattr(F, name)(cg.tensor(a), cg.tensor(t), reduction="none").numpy()
+            ref = getattr(TF, name)(torch.tensor(a), torch.tensor(t), reduction="none").numpy()
+            np.testing.assert_array_equal(np.isnan(ours), np.isnan(ref), err_msg=name)
+            np.testing.assert_allclose(np.nan_to_num(ours), np.nan_to_num(ref), rtol=1e-10, err_msg=name)
+    assert np.isnan(F.kl_div(cg.tensor(x), cg.tensor(t), reduction="sum").item())  # negative targets: NaN
+    with pytest.raises(ArgumentError, match="target should be between 0 and 1"):
+        F.binary_cross_entropy(cg.tensor(rng.uniform(0, 1, 3)), cg.tensor(np.array([0.0, 1.5, 0.2])))
+    with pytest.raises(RuntimeError, match="between 0 and 1"):
+        TF.binary_cross_entropy(torch.rand(3, dtype=torch.float64), torch.tensor([0.0, 1.5, 0.2], dtype=torch.float64))

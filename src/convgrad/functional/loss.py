@@ -595,6 +595,10 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
         bad = x[~((x >= 0) & (x <= 1))].reshape(-1)[0]
         raise ArgumentError(f"{op}: all elements of input should be between 0 and 1 (probabilities), got "
                             f"{float(bad)}; use binary_cross_entropy_with_logits on raw scores")
+    t = target._data
+    if t.size and not (np.all(t >= 0) and np.all(t <= 1)):  # PyTorch's rule for the target too
+        bad = t[~((t >= 0) & (t <= 1))].reshape(-1)[0]
+        raise ArgumentError(f"{op}: all elements of target should be between 0 and 1, got {float(bad)}")
     return BinaryCrossEntropy.apply(input, target, reduction=reduction,
                                     weight=_elementwise_weight(op, weight, input))
 
