@@ -301,3 +301,18 @@ def test_existing_losses_follow_torchs_domain_rules():
         F.binary_cross_entropy(cg.tensor(rng.uniform(0, 1, 3)), cg.tensor(np.array([0.0, 1.5, 0.2])))
     with pytest.raises(RuntimeError, match="between 0 and 1"):
         TF.binary_cross_entropy(torch.rand(3, dtype=torch.float64), torch.tensor([0.0, 1.5, 0.2], dtype=torch.float64))
+
+
+@pytest.mark.parametrize("name,kwargs", [("cross_entropy", {}), ("cross_entropy", dict(label_smoothing=0.2)),
+                                         ("nll_loss", {})])
+def test_every_target_ignored_gives_nan_loss_and_zero_gradient_like_torch(name, kwargs):
+    x = np.random.default_rng(18).standard_normal((3, 4))
+    t = np.array([1, 1, 1])
+    cx, tx = cg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    ours = getattr(F, name)(cx, cg.tensor(t), ignore_index=1, **kwargs)
+    ref = getattr(TF, name)(tx, torch.tensor(t), ignore_index=1, **kwargs)
+    assert math.isnan(ours.item()) and math.isnan(ref.item())
+    ours.backward()
+    ref.backward()
+    np.testing.assert_array_equal(cx.grad.numpy(), tx.grad.numpy())
+    assert not np.isnan(cx.grad.numpy()).any()
