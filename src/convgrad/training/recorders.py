@@ -54,7 +54,8 @@ class FilterRecorder:
 
     Args:
         run_dir: the run directory (created if missing).
-        every: record after every ``every``-th optimizer step (and the initial kernels at step 0).
+        every: record after every ``every``-th optimizer step, plus the initial kernels (step 0)
+            and the final ones (``on_train_end``).
         layer: dotted name of a 2-D conv layer; default the model's first one.
         model: the model, if the training loop does not pass it (``on_train_begin`` / ``logs``).
 
@@ -88,12 +89,18 @@ class FilterRecorder:
             raise ArgumentError("FilterRecorder: no model (pass model= or use a loop that passes it)")
         if not self._started:  # the loop gave no on_train_begin: this step is the first of the run
             self._start(step - 1, getattr(self, "_initial", None) if step == 1 else None)
+        self._last_step = step
         if step % self.every == 0:
             self._append(step, self._kernels())
             self.save()
 
     def on_train_end(self, result=None):
-        if self.steps:
+        """Record the final kernels too (unless the run was stopped to be resumed: the resumed
+        run records that step itself, if it is a multiple of ``every``)."""
+        last = getattr(self, "_last_step", None)
+        stopped = isinstance(result, dict) and result.get("stopped")
+        if last is not None and not stopped and (not self.steps or self.steps[-1] < last):
+            self._append(last, self._kernels())
             self.save()
 
     # --- the file ----------------------------------------------------------------------------
@@ -160,14 +167,13 @@ def load_filter_history(run_dir):
     from ..errors import FileFormatError
 
     path = os.fspath(run_dir)
+    if not os.path.exists(path):
+        raise FilterHistoryNotFound(f"run directory '{path}' does not exist")
     if os.path.isdir(path):
+        if not os.path.isfile(os.path.join(path, FILTERS_FILE)):
+            raise FilterHistoryNotFound(f"'{path}' has no recorded filters ({FILTERS_FILE}); train with "
+                                        "--record-filters N")
         path = os.path.join(path, FILTERS_FILE)
-    if not os.path.isfile(path):
-        where = os.path.dirname(path) or "."
-        if not os.path.isdir(where):
-            raise FilterHistoryNotFound(f"run directory '{where}' does not exist")
-        raise FilterHistoryNotFound(f"'{where}' has no recorded filters ({FILTERS_FILE}); train with "
-                                    "--record-filters N")
     try:
         with np.load(path, allow_pickle=False) as data:
             steps, weights, layer = data["steps"], data["weights"], str(data["layer"])
