@@ -241,7 +241,7 @@ def test_filter_recorder_resume_drops_rows_past_the_resumed_step(tmp_path):
     def steps_of(recorder, start, stop):
         for step in range(start, stop + 1):
             with no_grad():
-                model.conv1.weight.data[...] = step  # a recognisable value per step
+                model.conv1.weight.fill_(step)  # a recognisable value per step
             recorder.on_step_end(step, {"loss": 0.0, "epoch": 0, "batch": step})
 
     recorder = FilterRecorder(tmp_path, 5)
@@ -434,7 +434,7 @@ def test_dead_layer_warning_fires_on_a_layer_forced_dead(tmp_path, capsys):
     convgrad.manual_seed(0)
     model = convgrad.models.lenet5(variant="modern")
     with no_grad():
-        model.conv2.bias.data[...] = -100.0
+        model.conv2.bias.fill_(-100.0)
     _, health, warnings = _train(str(tmp_path), model, n_train=256, epochs=1, batch_size=32, lr=1e-3, n_test=100)
     assert health.dead_layers == ["conv2"]
     assert len(warnings) == 1 and warnings[0].startswith("warning: dead layer conv2:")

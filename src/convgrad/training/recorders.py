@@ -32,6 +32,7 @@ from ..errors import ArgumentError, ConvgradError
 from ..nn.activation import ReLU
 from ..nn.conv import _Conv
 from ..nn.linear import Linear
+from ..tensor import Tensor
 
 FILTERS_FILE = "filters.npz"
 
@@ -137,7 +138,7 @@ class FilterRecorder:
                                 "convolution")
 
     def _kernels(self):
-        return np.array(self.model.get_submodule(self.layer).weight.data, dtype=np.float32)
+        return np.array(self.model.get_submodule(self.layer).weight.numpy(), dtype=np.float32)
 
     def _start(self, start_step, initial):
         """Drop rows past ``start_step`` (a resumed run redoes them) and record the initial kernels."""
@@ -294,7 +295,7 @@ class HealthMonitor:
         layer = self._last_layer[0]
         if not module.training or layer is None:
             return
-        values = output.data if hasattr(output, "data") else np.asarray(output)
+        values = output.numpy() if isinstance(output, Tensor) else np.asarray(output)
         positive = int(np.count_nonzero(values > 0))
         zeros, seen = self._step_zeros.get(layer, (0, 0))
         self._step_zeros[layer] = (zeros + values.size - positive, seen + values.size)
@@ -306,6 +307,6 @@ def _grad_norm(module):
     total = 0.0
     for p in module.parameters(recurse=False):
         if p.grad is not None:
-            g = np.asarray(p.grad.data if hasattr(p.grad, "data") else p.grad, dtype=np.float64)
+            g = np.asarray(p.grad.numpy() if isinstance(p.grad, Tensor) else p.grad, dtype=np.float64)
             total += float(np.sum(g * g))
     return math.sqrt(total)

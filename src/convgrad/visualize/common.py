@@ -143,7 +143,7 @@ def _capture(store, name):
 def as_batch(x):
     """One sample ``(C, H, W)`` (or an already batched ``(1, C, H, W)``) -> ``(1, C, H, W)`` array
     (float64 stays float64, for a model in double precision; anything else becomes float32)."""
-    arr = np.asarray(x.data if isinstance(x, Tensor) else x)
+    arr = np.asarray(x.numpy() if isinstance(x, Tensor) else x)
     arr = arr.astype(np.float64 if arr.dtype == np.float64 else np.float32, copy=False)
     if arr.ndim == 2:
         arr = arr[None]

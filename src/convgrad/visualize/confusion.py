@@ -122,7 +122,7 @@ def mistakes(model, dataset, n=64, path=None, class_names=None, dataset_name="te
         ax.text(0.5, 0.5, "no mistakes", ha="center", va="center")
     else:
         inputs, _ = dataset.get_batch(wrong[:shown], None)
-        inputs = np.asarray(inputs.data if isinstance(inputs, Tensor) else inputs)
+        inputs = np.asarray(inputs.numpy() if isinstance(inputs, Tensor) else inputs)
         axes = fig.subplots(rows, cols, squeeze=False)
         for i, ax in enumerate(axes.ravel()):
             hide_ticks(ax)

@@ -54,7 +54,7 @@ def filter_weights(model, layer=None):
     if not (isinstance(module, _Conv) and module.weight.ndim == 4):
         raise ArgumentError(f"layer '{layer}' of {model_name(model)} is a {type(module).__name__}, not a 2-D "
                             f"convolution; conv layers are: {', '.join(conv2d_layers(model))}")
-    return layer, np.array(module.weight.data, dtype=np.float32)
+    return layer, np.array(module.weight.numpy(), dtype=np.float32)
 
 
 def filters(model, layer=None, path=None, title=None):
