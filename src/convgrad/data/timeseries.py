@@ -95,11 +95,13 @@ def _parse_values(text, where):
     return values
 
 
-def read_ts(path):
+def read_ts(path, labelled=True):
     """Read a UCR/UEA ``.ts`` file (univariate or multivariate, equal or unequal length).
 
     Args:
         path: the ``.ts`` file.
+        labelled: every data line ends with a class label (for prediction, ``False`` reads files
+            without labels too: a label is then expected only if ``@classLabel true``).
 
     Returns:
         :class:`TimeSeriesData` (the series as read: not normalised, not padded).
@@ -128,29 +130,30 @@ def read_ts(path):
                 if not line or line.startswith("#"):
                     continue
                 where = f"'{path}' line {number}"
-                if not in_data:
-                    in_data = _header_line(line, header, where)
+                if not in_data and (labelled or line.startswith("@")):
+                    in_data = _header_line(line, header, where, labelled)
                     continue
-                values, label = _data_line(line, header, where)
+                in_data = True
+                values, label = _data_line(line, header, where, labelled)
                 series.append(values)
                 labels.append(label)
     except UnicodeDecodeError as exc:
         raise FileFormatError(f"'{path}' is not a text .ts file: {exc.reason} at byte {exc.start}") from None
-    if not in_data:
+    if not in_data and labelled:
         raise FileFormatError(f"'{path}': no @data line (is this a UCR/UEA .ts file?)")
     if not series:
         raise FileFormatError(f"'{path}': no series after @data")
     return TimeSeriesData(series, labels, header["classlabel"], header["problemname"], path)
 
 
-def _header_line(line, header, where):
+def _header_line(line, header, where, labelled=True):
     """Parse one ``@key value`` line into ``header``; True when it is ``@data``."""
     if not line.startswith("@"):
         raise FileFormatError(f"{where}: expected a header line starting with '@' before @data, got {line[:40]!r}")
     key, _, value = line[1:].partition(" ")
     key, value = key.lower(), value.strip()
     if key == "data":
-        if header["classlabel"] is None and header.get("classlabel_declared") is False:
+        if labelled and header["classlabel"] is None and header.get("classlabel_declared") is False:
             raise FileFormatError(f"{where}: the file has no class labels (@classLabel false); convgrad reads "
                                   f"labelled classification data only")
         return True
@@ -190,17 +193,19 @@ def _positive_int(value, where, name):
     return n
 
 
-def _data_line(line, header, where):
+def _data_line(line, header, where, labelled=True):
     """``(values (channels, length), label)`` of one data line, checked against the header."""
     parts = line.split(":")
-    if len(parts) < 2:
+    if not labelled and header["classlabel"] is None:
+        parts = parts + ["?"]  # no labels in this file: every part is a channel
+    elif len(parts) < 2:
         raise FileFormatError(f"{where}: expected 'values:label' (channels separated by ':', the class label "
                               f"last), got no ':'")
     label, channels = parts[-1].strip(), parts[:-1]
     if not label:
         raise FileFormatError(f"{where}: the class label (after the last ':') is empty")
     declared = header["classlabel"]
-    if declared is not None and label not in declared:
+    if declared is not None and label not in declared and labelled:
         raise FileFormatError(f"{where}: class label {label!r} is not among the declared labels {declared}")
     expected = header["dimensions"] or header.setdefault("seen_dimensions", len(channels))
     if len(channels) != expected:
@@ -214,6 +219,12 @@ def _data_line(line, header, where):
         raise FileFormatError(f"{where}: series of length {length}, the header declares @seriesLength "
                               f"{header['serieslength']}")
     return np.stack(rows), label
+
+
+def read_ts_unlabelled(path):
+    """The series of a ``.ts`` file whose lines may lack class labels (for prediction): a list of
+    float64 ``(channels, length)`` arrays."""
+    return read_ts(path, labelled=False).series
 
 
 def find_ts_files(directory):
