@@ -144,10 +144,7 @@ def _default_model(given):
 # ----------------------------------------------------------------------------------------------
 def open_run_data(cfg):
     """The run's :class:`~convgrad.data.DataBundle` (``convgrad.data.open_data`` with its settings)."""
-    try:
-        from ..data import open_data
-    except ImportError:  # until branch `data` is merged
-        from ._mnist_fallback import open_data
+    from ..data import open_data
 
     return open_data(cfg["data"], cfg["data_kind"], image_size=cfg["image_size"], channels=cfg["channels"],
                      val_split=cfg["val_split"], seed=cfg["seed"], label_column=cfg["label_column"],
@@ -744,10 +741,7 @@ def predict_files(path, input_paths):
     Raises:
         CheckpointError: a GAN checkpoint. Data errors for unreadable files (all are read first).
     """
-    try:
-        from ..data import load_input
-    except ImportError:  # until branch `data` is merged
-        from ._mnist_fallback import load_input
+    from ..data import load_input
     from ..functional import softmax
 
     if not input_paths:
