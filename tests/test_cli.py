@@ -340,3 +340,16 @@ def test_metrics_file_rows(trained):
     assert "test_accuracy" in epochs[-1] and "test_accuracy" not in epochs[0]
     assert [r["step"] for r in steps] == list(range(10, 81, 10)) and all({"loss", "lr", "epoch"} <= set(r) for r in steps)
     assert load_checkpoint(trained / "model.npz").extra["test_accuracy"] == epochs[-1]["test_accuracy"]
+
+
+def test_record_filters_and_health_rows(tmp_path, capsys):
+    """--record-filters N writes filters.npz (step 0 = the initialisation, then every N steps) and
+    --health-every N adds health rows per layer to metrics.jsonl."""
+    out = tmp_path / "r"
+    assert main(["train", *QUICK, "--max-train", "200", "--epochs", "1", "--record-filters", "3", "--health-every", "4",
+                 "--out", str(out)]) == 0
+    with np.load(out / "filters.npz", allow_pickle=False) as f:
+        assert f["steps"].tolist() == [0, 3, 6] and f["weights"].shape == (3, 6, 1, 5, 5) and str(f["layer"]) == "conv1"
+    health = [json.loads(line) for line in open(out / "metrics.jsonl") if '"health"' in line]
+    assert {r["layer"] for r in health} >= {"conv1", "conv2", "fc1"} and {r["step"] for r in health} == {4, 8}
+    assert all(r["grad_norm"] > 0 for r in health)
