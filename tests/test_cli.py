@@ -353,3 +353,62 @@ def test_record_filters_and_health_rows(tmp_path, capsys):
     health = [json.loads(line) for line in open(out / "metrics.jsonl") if '"health"' in line]
     assert {r["layer"] for r in health} >= {"conv1", "conv2", "fc1"} and {r["step"] for r in health} == {4, 8}
     assert all(r["grad_norm"] > 0 for r in health)
+
+
+def test_image_folder_run_carries_class_names_and_split(tmp_path, capsys):
+    """#11 through the runner: a folder of PNG digits in three named classes, no test split: the
+    seeded validation split is recorded in split.json, class names travel in the checkpoint, and
+    predict and evaluate speak in them."""
+    test = MNIST(train=False)
+    names = {0: "zero", 1: "one", 7: "seven"}
+    root = tmp_path / "folder"
+    for digit, name in names.items():
+        (root / name).mkdir(parents=True)
+        for i in np.flatnonzero(test.targets == digit)[:40]:
+            Image.fromarray(test.data[i]).save(root / name / f"{i}.png")
+    out = tmp_path / "r"
+    assert main(["train", "--data", str(root), "--epochs", "3", "--batch-size", "16", "--lr", "0.003", "--no-progress",
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.splitlines()[0].startswith("image folder: 3 classes (one, seven, zero), 96 train / 24 validation")
+    assert re.search(r"validation accuracy: [\d.]+ on 24 validation images", printed), printed
+    split = json.load(open(out / "split.json"))
+    assert split["fraction"] == 0.2 and len(split["validation_indices"]) == 24
+    ckpt = load_checkpoint(out / "model.npz")
+    assert ckpt.extra["class_names"] == ["one", "seven", "zero"] and ckpt.extra["test_name"] == "validation"
+    assert main(["evaluate", str(out / "model.npz")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith("on 24 validation images") and [row.split()[0] for row in lines[2:]] == ["one", "seven", "zero"]
+    digit = save_png(tmp_path / "seven.png", test.data[np.flatnonzero(test.targets == 7)[50]], scale=1)
+    assert main(["predict", str(out / "model.npz"), digit]) == 0
+    assert re.fullmatch(r".*seven\.png: (one|seven|zero) \(probability 0\.\d{4}\)", capsys.readouterr().out.strip())
+
+
+def test_time_series_default_model_is_fcn1d(tmp_path, capsys):
+    """`.ts` data (UCR GunPoint from ../shared/data) trains fcn1d by default."""
+    from oracle import SHARED_DATA
+
+    out = tmp_path / "ts"
+    assert main(["train", "--data", os.path.join(SHARED_DATA, "ucr_sktime", "GunPoint"), "--epochs", "1",
+                 "--no-progress", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert re.search(r"test accuracy: [\d.]+ on 150 test samples", printed), printed
+    ckpt = load_checkpoint(out / "model.npz")
+    assert ckpt.model_name == "fcn1d" and ckpt.preprocessing["input_size"] == [1, 150]
+
+
+def test_memory_error_inside_a_step_is_one_line(tmp_path):
+    """#14.7: an allocation failing inside a training step (here raised by a callback) ends the run
+    with a ResourceLimitError naming the model, the batch size and what to change."""
+    from convgrad.errors import ResourceLimitError
+    from convgrad.training import train_run
+
+    class Exhausted:
+        def on_step_end(self, step, logs):
+            raise MemoryError("Unable to allocate 8.00 GiB")
+
+    with pytest.raises(ResourceLimitError, match=r"out of memory in a training step of lenet5 at batch size 32 .*"
+                                                 r"smaller --batch-size \(e.g. 8\)"):
+        train_run({"max_train": 64, "max_test": 10, "epochs": 1, "batch_size": 32}, out=tmp_path / "r", log=None,
+                  progress=False, callbacks=[Exhausted()])
+    assert not (tmp_path / "r" / "run.lock").exists()

@@ -555,7 +555,8 @@ def _finish(cfg, run_dir, model, objective, history, test_loader, validation, me
         figures = {k[len("test_"):]: v for k, v in metrics.final.items()}
     else:  # a resumed run whose last epoch row was written before: measure again
         figures = objective.evaluate(model, test_loader)
-    out = {"test_name": bundle.test_name, "test_images": len(bundle.test), "model_path": os.path.join(run_dir, MODEL_FILE)}
+    out = {"test_name": bundle.test_name, "test_images": len(bundle.test), "input_shape": tuple(bundle.input_shape),
+           "model_path": os.path.join(run_dir, MODEL_FILE)}
     out.update({f"test_{k}": v for k, v in figures.items()})
     save_checkpoint(out["model_path"], model, preprocessing=preprocessing,
                     extra={**extra, **{f"test_{k}": v for k, v in figures.items()}, "test_images": len(bundle.test),
