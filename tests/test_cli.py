@@ -409,6 +409,6 @@ def test_memory_error_inside_a_step_is_one_line(tmp_path):
 
     with pytest.raises(ResourceLimitError, match=r"out of memory in a training step of lenet5 at batch size 32 .*"
                                                  r"smaller --batch-size \(e.g. 8\)"):
-        train_run({"max_train": 64, "max_test": 10, "epochs": 1, "batch_size": 32}, out=tmp_path / "r", log=None,
+        train_run({"max_train": 200, "max_test": 100, "epochs": 1, "batch_size": 32}, out=tmp_path / "r", log=None,
                   progress=False, callbacks=[Exhausted()])
     assert not (tmp_path / "r" / "run.lock").exists()
