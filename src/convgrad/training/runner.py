@@ -271,7 +271,7 @@ def _objective(cfg, bundle):
 def _optimizers(cfg, model, objective, steps, scheduled_steps=None):
     """The optimizer (an :class:`Optimizers` group for several networks) and the LR schedule."""
     from .. import optim
-    from .groups import Optimizers, Schedulers
+    from .groups import Optimizers
 
     def one(params):
         params = list(params)
@@ -332,14 +332,14 @@ def train_run(config=None, out=None, log=print, progress=True, callbacks=(), sto
     prepared = _prepare(cfg, log)  # before creating the directory: bad data or model leaves nothing behind
     os.makedirs(run_dir, exist_ok=True)
     with _locked(run_dir, log):
-        check_new_run_dir_files(run_dir)
+        _clear_failed_run(run_dir)
         write_json(os.path.join(run_dir, CONFIG_FILE), {"format": "convgrad-run", "version": 1, "config": cfg})
         _write_split(run_dir, prepared["bundle"])
         return _run(cfg, run_dir, prepared, None, log, progress, callbacks, stop)
 
 
-def check_new_run_dir_files(run_dir):
-    """Under the lock: a reusable directory loses the failed run's metrics and filters."""
+def _clear_failed_run(run_dir):
+    """Under the lock: a reused directory loses the failed run's metrics, filters and split."""
     for name in (METRICS_FILE, FILTERS_FILE, SPLIT_FILE):
         path = os.path.join(run_dir, name)
         if os.path.exists(path):
