@@ -68,8 +68,6 @@ def _train(run_dir, model, n_train, epochs, batch_size, lr, n_test=1000, warn=No
     opt = convgrad.optim.Adam(model.parameters(), lr=lr)
     history = fit(model, DataLoader(train, batch_size=batch_size, shuffle=True, seed=0), opt, epochs,
                   callbacks=[recorder, health, metrics], progress=False)
-    for callback in (recorder, health):  # this fit does not call on_train_end yet
-        callback.on_train_end({"history": history})
     metrics.file.close()
     save_checkpoint(os.path.join(run_dir, "model.npz"), model, preprocessing=PREPROCESSING,
                     extra={"history": history})
@@ -81,7 +79,7 @@ def lenet_run(tmp_path_factory):
     run_dir = str(tmp_path_factory.mktemp("lenet_run"))
     convgrad.manual_seed(0)
     model = convgrad.models.lenet5(variant="modern")
-    history, health, warnings = _train(run_dir, model, n_train=2000, epochs=2, batch_size=64, lr=3e-3)
+    history, health, warnings = _train(run_dir, model, n_train=2000, epochs=2, batch_size=50, lr=3e-3)  # 80 steps
     model.eval()
     return {"dir": run_dir, "model": model, "history": history, "health": health, "warnings": warnings,
             "ckpt": os.path.join(run_dir, "model.npz")}
@@ -227,11 +225,10 @@ def test_isotropic_kernel_has_no_orientation():
 def test_filter_history_of_a_real_run(lenet_run):
     history = load_filter_history(lenet_run["dir"])
     total_steps = lenet_run["history"][-1]["step"]
-    expected = list(range(0, total_steps + 1, RECORD_EVERY))
-    expected += [total_steps] if total_steps % RECORD_EVERY else []  # the final kernels, at on_train_end
-    np.testing.assert_array_equal(history["steps"], expected)
+    np.testing.assert_array_equal(history["steps"], np.arange(0, total_steps + 1, RECORD_EVERY))
     assert history["layer"] == "conv1" and history["weights"].shape[1:] == (6, 1, 5, 5)
-    np.testing.assert_array_equal(history["weights"][-1], lenet_run["model"].conv1.weight.numpy())
+    if total_steps % RECORD_EVERY == 0:
+        np.testing.assert_array_equal(history["weights"][-1], lenet_run["model"].conv1.weight.numpy())
     assert not np.allclose(history["weights"][0], history["weights"][-1])
 
 
@@ -442,6 +439,30 @@ def test_dead_layer_warning_fires_on_a_layer_forced_dead(tmp_path, capsys):
     assert pic.data["dead"] == ["conv2"] and "dead: conv2" in pic.title
     code, stdout, _ = _cli(capsys, "health", str(tmp_path), "--out", str(tmp_path / "h.png"))
     assert code == 0 and "dead layer: conv2" in stdout
+
+
+@pytest.mark.slow
+def test_pictures_of_a_real_convgrad_train_run(tmp_path, capsys):
+    """`convgrad train --record-filters --health-every`, then every run picture from its directory;
+    the curves hold the numbers train printed, one epoch row each."""
+    run = str(tmp_path / "run")
+    assert main(["train", "--max-train", "300", "--max-test", "200", "--epochs", "2", "--batch-size", "50",
+                 "--record-filters", "2", "--health-every", "3", "--no-progress", "--out", run]) == 0
+    printed = [line.split() for line in capsys.readouterr().out.splitlines() if line.startswith("epoch ")]
+    data = visualize.curves(run, path=tmp_path / "curves.png").data["epoch"]
+    np.testing.assert_array_equal(data["epoch"], [1, 2])
+    assert [f"{v:.4f}" for v in data["loss"]] == [words[3] for words in printed]
+    assert [f"{v:.4f}" for v in data["accuracy"]] == [words[6] for words in printed]
+    evolution = visualize.evolution(run, path=tmp_path / "evo.png", gif_path=tmp_path / "evo.gif")
+    np.testing.assert_array_equal(evolution.data["steps"], np.arange(0, 13, 2))
+    with Image.open(tmp_path / "evo.gif") as img:
+        assert img.n_frames == 7
+    health = visualize.health(run, path=tmp_path / "health.png")
+    assert list(health.data["layers"]) == ["conv1", "conv2", "fc1", "fc2", "fc3"] and health.data["dead"] == []
+    np.testing.assert_array_equal(health.data["layers"]["conv1"]["step"], [3, 6, 9, 12])
+    for name in ("curves", "evo", "health"):
+        with Image.open(tmp_path / f"{name}.png") as img:
+            assert img.size[0] >= 500
 
 
 # ----------------------------------------------------------------------------------------------

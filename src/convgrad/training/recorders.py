@@ -55,8 +55,7 @@ class FilterRecorder:
 
     Args:
         run_dir: the run directory (created if missing).
-        every: record after every ``every``-th optimizer step, plus the initial kernels (step 0)
-            and the final ones (``on_train_end``).
+        every: record after every ``every``-th optimizer step, and the initial kernels (step 0).
         layer: dotted name of a 2-D conv layer; default the model's first one.
         model: the model, if the training loop does not pass it (``on_train_begin`` / ``logs``).
 
@@ -90,18 +89,12 @@ class FilterRecorder:
             raise ArgumentError("FilterRecorder: no model (pass model= or use a loop that passes it)")
         if not self._started:  # the loop gave no on_train_begin: this step is the first of the run
             self._start(step - 1, getattr(self, "_initial", None) if step == 1 else None)
-        self._last_step = step
         if step % self.every == 0:
             self._append(step, self._kernels())
             self.save()
 
     def on_train_end(self, result=None):
-        """Record the final kernels too (unless the run was stopped to be resumed: the resumed
-        run records that step itself, if it is a multiple of ``every``)."""
-        last = getattr(self, "_last_step", None)
-        stopped = isinstance(result, dict) and result.get("stopped")
-        if last is not None and not stopped and (not self.steps or self.steps[-1] < last):
-            self._append(last, self._kernels())
+        if self.steps:
             self.save()
 
     # --- the file ----------------------------------------------------------------------------
