@@ -98,7 +98,7 @@ def _draw_time_grid(weights, steps, index, limit, title):
     if in_c == 3:
         tiles = [np.clip(0.5 + 0.5 * t / limit, 0, 1) for t in tiles]
     picture = mosaic(tiles, rows, cols, gap)
-    pixel = 0.7 / kw
+    pixel = min(0.7, 9.0 / cols) / kw  # inches per kernel pixel: tiles shrink when there are many filters
     grid_w, grid_h = picture.shape[1] * pixel, picture.shape[0] * pixel
     left, top, right = 1.0, 0.75, 1.3
     width = max(left + grid_w + right, 5.5)

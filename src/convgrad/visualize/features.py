@@ -166,15 +166,15 @@ def _draw_block(fig, name, array, kind, max_maps, cols, target, top):
     if array.ndim == 3:
         n = min(len(array), max_maps)
         more = f", first {n} of {len(array)} maps" if n < len(array) else ""
-        rows = -(-n // cols)
+        rows, used = -(-n // cols), min(n, cols)
         h, w = array.shape[1:]
         gap = max(1, round(h / 10))
-        picture = mosaic([_scaled(m, kind) for m in array[:n]], rows, cols, gap)
+        picture = mosaic([_scaled(m, kind) for m in array[:n]], rows, used, gap)
         block_height = rows * TILE + (rows - 1) * GAP
-        ax = mosaic_axes(fig, LEFT, top + HEADING, cols * TILE + (cols - 1) * GAP, block_height)
+        ax = mosaic_axes(fig, LEFT, top + HEADING, used * TILE + (used - 1) * GAP, block_height)
         image = _show_map(ax, picture, kind, aspect="auto")
         for i in range(n):
-            r, c = divmod(i, cols)
+            r, c = divmod(i, used)
             ax.text(c * (w + gap) + 0.3, r * (h + gap) + 0.3, str(i), fontsize=6, va="top", ha="left",
                     color="white" if kind == "maps" else "black")
     else:
