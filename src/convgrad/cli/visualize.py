@@ -161,17 +161,23 @@ def _test_set(args):
     model, ckpt = load_model(args.checkpoint)
     pre = ckpt.preprocessing or {}
     names = class_names_of(ckpt)
-    if args.data is not None and hasattr(data, "open_data"):
-        bundle = data.open_data(args.data)
+    if args.data is not None and not _has_mnist_test_split(args.data) and hasattr(data, "open_data"):
+        size = list(pre.get("input_size") or [])
+        shape = {"image_size": tuple(size[1:]), "channels": size[0]} if len(size) == 3 else {}
+        bundle = data.open_data(args.data, **shape)
         test, names, what = bundle.test, list(bundle.class_names), f"{bundle.test_name} split of {args.data}"
-    else:
+    else:  # the MNIST test split (t10k-* files), with the checkpoint's normalisation
         transform = Compose([ToTensor(), Normalize(pre.get("mean", [0.0]), pre.get("std", [1.0]))])
         test = data.MNIST(args.data, train=False, transform=transform)
         what = "MNIST test set" if args.data is None else f"test split of {args.data}"
     if args.max_test is not None and args.max_test < len(test):
         test = _first(test, args.max_test)
-        what += f" (first {args.max_test})"
+        what += f", its first {args.max_test:,}"
     return model, test, names, what
+
+
+def _has_mnist_test_split(directory):
+    return any(name.startswith("t10k-images") for name in os.listdir(directory)) if os.path.isdir(directory) else False
 
 
 class _first:

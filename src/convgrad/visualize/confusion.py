@@ -14,7 +14,7 @@ import numpy as np
 from ..errors import ArgumentError
 from ..functional import softmax
 from ..tensor import Tensor, no_grad
-from .common import finish, grid_shape, hide_ticks, image_for_display, model_name, new_figure, require_matplotlib
+from .common import finish, hide_ticks, image_for_display, model_name, new_figure, require_matplotlib
 
 BATCH = 500
 
@@ -114,8 +114,9 @@ def mistakes(model, dataset, n=64, path=None, class_names=None, dataset_name="te
     shown = min(int(n), len(wrong))
     title = title or (f"{model_name(model)}: {len(wrong)} mistakes on the {dataset_name} ({len(pred['labels']):,} "
                       f"samples), the {shown} most confident")
-    rows, cols = grid_shape(max(shown, 1), 8)
-    fig = new_figure(cols * 1.25 + 0.3, rows * 1.5 + 0.8)
+    cols = min(max(shown, 1), 8)
+    rows = -(-max(shown, 1) // cols)
+    fig = new_figure(max(cols * 1.25 + 0.3, 7.5), rows * 1.5 + 0.8)  # wide enough for the title
     if shown == 0:
         ax = fig.add_subplot(1, 1, 1)
         ax.set_axis_off()
