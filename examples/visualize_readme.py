@@ -13,9 +13,9 @@ import sys
 import numpy as np
 from PIL import Image, ImageDraw
 
-import convgrad
 from convgrad import visualize
 from convgrad.data import MNIST, mnist_transforms
+from convgrad.visualize.common import load_model, trained_label
 
 
 def test_scene(size=192):
@@ -38,20 +38,22 @@ def test_scene(size=192):
 
 def main(run_dir, out_dir):
     os.makedirs(out_dir, exist_ok=True)
-    model = convgrad.load(os.path.join(run_dir, "model.npz"))
-    model.eval()
+    model, ckpt = load_model(run_dir)
+    label = trained_label(model, ckpt)  # "lenet5 after 15 epochs"
     test = MNIST(train=False, transform=mnist_transforms())
-    x, label = test[0]
-    name = f"test digit #0 (a {label})"
+    x, digit = test[0]
+    name = f"test digit #0 (a {digit})"
     out = lambda f: os.path.join(out_dir, f)  # noqa: E731
     pictures = [
-        visualize.filters(model, path=out("filters.png")),
+        visualize.filters(model, path=out("filters.png"), model_label=label),
         visualize.evolution(run_dir, path=out("evolution.png"), rows=6),
-        visualize.features(model, x, layers=["act1", "act2"], grad=True, path=out("features.png"), input_name=name),
-        visualize.saliency(model, x, method="smoothgrad", path=out("saliency.png"), input_name=name),
+        visualize.features(model, x, layers=["act1", "act2"], grad=True, path=out("features.png"), input_name=name,
+                           model_label=label),
+        visualize.saliency(model, x, method="smoothgrad", path=out("saliency.png"), input_name=name,
+                           model_label=label),
         visualize.curves(run_dir, path=out("curves.png")),
-        visualize.confusion(model, test, path=out("confusion.png"), dataset_name="MNIST test set"),
-        visualize.mistakes(model, test, n=24, path=out("mistakes.png"), dataset_name="MNIST test set"),
+        visualize.confusion(model, test, path=out("confusion.png"), dataset_name="MNIST test set", model_label=label),
+        visualize.mistakes(model, test, n=24, path=out("mistakes.png"), dataset_name="MNIST test set", model_label=label),
         visualize.filters_demo(test_scene(), path=out("filters-demo.png"), image_name="a test scene"),
         visualize.health(run_dir, path=out("health.png")),
     ]

@@ -169,7 +169,7 @@ def test_filters_cli_writes_the_grid_of_the_first_conv(lenet_run, tmp_path, caps
     pic = visualize.filters(lenet_run["model"])
     np.testing.assert_array_equal(pic.data["weights"], lenet_run["model"].conv1.weight.numpy())
     assert pic.data["layer"] == "conv1" and pic.data["limit"] == np.abs(pic.data["weights"]).max()
-    assert "lenet5 conv1" in pic.title
+    assert "lenet5, layer conv1" in pic.title
     _opens_as(out, _png_size(pic))
 
 

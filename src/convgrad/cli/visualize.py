@@ -89,10 +89,10 @@ def _wrote(path):
 
 def run_filters(args):
     from ..visualize import filters, format_filter_table
-    from ..visualize.common import load_model
+    from ..visualize.common import load_model, trained_label
 
-    model, _ = load_model(args.checkpoint)
-    pic = filters(model, layer=args.layer, path=args.out)
+    model, ckpt = load_model(args.checkpoint)
+    pic = filters(model, layer=args.layer, path=args.out, model_label=trained_label(model, ckpt))
     print(format_filter_table(pic.data["report"], header=f"{pic.title}:"))
     return _wrote(pic.path)
 
@@ -110,18 +110,18 @@ def run_evolution(args):
 
 
 def _model_and_input(args):
-    from ..visualize.common import checkpoint_input, class_names_of, load_model
+    from ..visualize.common import checkpoint_input, class_names_of, load_model, trained_label
 
     model, ckpt = load_model(args.checkpoint)
-    return model, checkpoint_input(ckpt.preprocessing, args.image), class_names_of(ckpt)
+    return model, checkpoint_input(ckpt.preprocessing, args.image), class_names_of(ckpt), trained_label(model, ckpt)
 
 
 def run_features(args):
     from ..visualize import features
 
-    model, x, names = _model_and_input(args)
+    model, x, names, label = _model_and_input(args)
     pic = features(model, x, layers=args.layers, grad=args.grad, path=args.out,
-                   input_name=os.path.basename(args.image), class_names=names)
+                   input_name=os.path.basename(args.image), class_names=names, model_label=label)
     for layer in pic.data["layers"]:
         print(f"{layer}: {tuple(pic.data['maps'][layer].shape)}")
     return _wrote(pic.path)
@@ -130,9 +130,9 @@ def run_features(args):
 def run_saliency(args):
     from ..visualize import saliency
 
-    model, x, names = _model_and_input(args)
+    model, x, names, label = _model_and_input(args)
     pic = saliency(model, x, method=args.method, layer=args.layer, path=args.out,
-                   input_name=os.path.basename(args.image), class_names=names)
+                   input_name=os.path.basename(args.image), class_names=names, model_label=label)
     print(pic.title)
     return _wrote(pic.path)
 
@@ -153,10 +153,10 @@ def run_health(args):
 
 
 def _test_set(args):
-    """``(model, test dataset, class names, dataset name)`` with the checkpoint's preprocessing."""
+    """``(model, test dataset, class names, dataset name, model label)`` with the checkpoint's preprocessing."""
     from .. import data
     from ..data.transforms import Compose, Normalize, ToTensor
-    from ..visualize.common import class_names_of, load_model
+    from ..visualize.common import class_names_of, load_model, trained_label
 
     model, ckpt = load_model(args.checkpoint)
     pre = ckpt.preprocessing or {}
@@ -173,7 +173,7 @@ def _test_set(args):
     if args.max_test is not None and args.max_test < len(test):
         test = _first(test, args.max_test)
         what += f", its first {args.max_test:,}"
-    return model, test, names, what
+    return model, test, names, what, trained_label(model, ckpt)
 
 
 def _has_mnist_test_split(directory):
@@ -196,8 +196,8 @@ class _first:
 def run_confusion(args):
     from ..visualize import confusion
 
-    model, test, names, what = _test_set(args)
-    pic = confusion(model, test, path=args.out, class_names=names, dataset_name=what)
+    model, test, names, what, label = _test_set(args)
+    pic = confusion(model, test, path=args.out, class_names=names, dataset_name=what, model_label=label)
     print(f"accuracy {pic.data['accuracy']:.4f} on {int(pic.data['matrix'].sum())} samples")
     return _wrote(pic.path)
 
@@ -205,8 +205,8 @@ def run_confusion(args):
 def run_mistakes(args):
     from ..visualize import mistakes
 
-    model, test, names, what = _test_set(args)
-    pic = mistakes(model, test, n=args.n, path=args.out, class_names=names, dataset_name=what)
+    model, test, names, what, label = _test_set(args)
+    pic = mistakes(model, test, n=args.n, path=args.out, class_names=names, dataset_name=what, model_label=label)
     print(f"{len(pic.data['indices'])} mistakes in {pic.data['total']} samples; {pic.data['shown']} shown")
     return _wrote(pic.path)
 

@@ -258,6 +258,16 @@ def load_model(path):
     return model, ckpt
 
 
+def trained_label(model, ckpt):
+    """``"lenet5 after 15 epochs"`` from a checkpoint's recorded history, else the model's name."""
+    history = (ckpt.extra or {}).get("history") or []
+    name = model_name(model)
+    if not history:
+        return name
+    epochs = len(history)
+    return f"{name} after {epochs} epoch{'s' if epochs != 1 else ''}"
+
+
 def class_names_of(ckpt):
     pre, extra = ckpt.preprocessing or {}, ckpt.extra or {}
     names = extra.get("class_names") or pre.get("classes")

@@ -54,7 +54,8 @@ def _names(class_names, k):
     return [str(c) for c in class_names] if class_names else [str(i) for i in range(k)]
 
 
-def confusion(model, dataset, path=None, class_names=None, dataset_name="test set", title=None, predictions=None):
+def confusion(model, dataset, path=None, class_names=None, dataset_name="test set", title=None, predictions=None,
+              model_label=None):
     """Draw the confusion matrix (counts in every cell, colour = count on a log scale).
 
     Returns:
@@ -69,7 +70,7 @@ def confusion(model, dataset, path=None, class_names=None, dataset_name="test se
     matrix = confusion_matrix(pred["labels"], pred["predicted"], k)
     names = _names(class_names, k)
     accuracy = float(np.trace(matrix) / matrix.sum())
-    title = title or (f"{model_name(model)} confusion matrix on the {dataset_name} ({matrix.sum():,} samples, "
+    title = title or (f"{model_label or model_name(model)}: confusion matrix on the {dataset_name} ({matrix.sum():,} samples, "
                       f"accuracy {100 * accuracy:.2f}%)")
     size = min(12.0, 3.0 + 0.55 * k)
     fig = new_figure(size + 1.2, size)
@@ -95,7 +96,7 @@ def confusion(model, dataset, path=None, class_names=None, dataset_name="test se
 
 
 def mistakes(model, dataset, n=64, path=None, class_names=None, dataset_name="test set", title=None,
-             predictions=None):
+             predictions=None, model_label=None):
     """Draw the misclassified samples, most confident mistakes first, each titled
     "predicted (probability) / true".
 
@@ -112,7 +113,7 @@ def mistakes(model, dataset, n=64, path=None, class_names=None, dataset_name="te
     wrong, confidence = wrong[order], confidence[order]
     names = _names(class_names, pred["probabilities"].shape[1])
     shown = min(int(n), len(wrong))
-    title = title or (f"{model_name(model)}: {len(wrong)} mistakes on the {dataset_name} ({len(pred['labels']):,} "
+    title = title or (f"{model_label or model_name(model)}: {len(wrong)} mistakes on the {dataset_name} ({len(pred['labels']):,} "
                       f"samples), the {shown} most confident")
     cols = min(max(shown, 1), 8)
     rows = -(-max(shown, 1) // cols)

@@ -95,7 +95,7 @@ def _grad_of(tensor):
 
 
 def features(model, x, layers=None, grad=False, path=None, input_name="input", max_maps=MAX_MAPS, title=None,
-             class_names=None):
+             class_names=None, model_label=None):
     """Draw :func:`feature_maps`: the input, then per layer its maps (and gradient maps with ``grad``).
 
     Args:
@@ -104,13 +104,14 @@ def features(model, x, layers=None, grad=False, path=None, input_name="input", m
         input_name: how the title names the input (e.g. the image file).
         max_maps: maps drawn per layer at most (the first ones; ``data`` holds all).
         class_names: names of the classes for the title (default: their indices).
+        model_label: how the title names the model (default its zoo name).
 
     Returns:
         Picture whose ``data`` is the dict of :func:`feature_maps`.
     """
     data = feature_maps(model, x, layers=layers, grad=grad)
     label = class_names[data["predicted"]] if class_names else str(data["predicted"])
-    title = title or (f"{model_name(model)} feature maps for {input_name}: predicted {label} "
+    title = title or (f"{model_label or model_name(model)}: feature maps for {input_name}: predicted {label} "
                       f"(p = {data['probability']:.3f})" + (", with d score / d map" if grad else ""))
     blocks = []
     for name in data["layers"]:

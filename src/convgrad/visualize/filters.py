@@ -57,7 +57,7 @@ def filter_weights(model, layer=None):
     return layer, np.array(module.weight.numpy(), dtype=np.float32)
 
 
-def filters(model, layer=None, path=None, title=None):
+def filters(model, layer=None, path=None, title=None, model_label=None):
     """Draw a conv layer's kernels (see the module docstring); write a PNG when ``path`` is given.
 
     Args:
@@ -65,6 +65,7 @@ def filters(model, layer=None, path=None, title=None):
         layer: layer name (default: the first conv).
         path: PNG file to write, or None.
         title: figure title; default names the model, the layer and the kernel shape.
+        model_label: how the title names the model (default its zoo name, e.g. "lenet5").
 
     Returns:
         Picture with ``data = {"layer", "weights" (out, in, kh, kw), "limit" (the colour scale's
@@ -78,7 +79,7 @@ def filters(model, layer=None, path=None, title=None):
     """
     name, weights = filter_weights(model, layer)
     out_c, in_c, kh, kw = weights.shape
-    title = title or f"{model_name(model)} {name}: {out_c} filters of {in_c}x{kh}x{kw}"
+    title = title or f"{model_label or model_name(model)}, layer {name}: {out_c} filters of {in_c}x{kh}x{kw}"
     fig, limit = draw_filter_grid(weights, title)
     return finish(fig, {"layer": name, "weights": weights, "limit": limit, "report": describe_filters(weights)},
                   title, path)
