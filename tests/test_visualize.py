@@ -256,6 +256,35 @@ def test_filter_recorder_resume_drops_rows_past_the_resumed_step(tmp_path):
     np.testing.assert_array_equal(load_filter_history(tmp_path)["steps"], [0, 5, 10])
 
 
+@pytest.mark.slow
+def test_filter_history_of_a_stopped_and_resumed_run_equals_an_uninterrupted_one(tmp_path):
+    import threading
+
+    from convgrad.training.runner import resume_run, train_run
+
+    config = {"max_train": 200, "max_test": 50, "epochs": 2, "batch_size": 25, "record_filters": 3,
+              "health_every": 4, "schedule": "none"}
+    train_run(config, out=tmp_path / "whole", log=None, progress=False)
+    stop = threading.Event()
+
+    class StopAt:
+        def on_step_end(self, step, logs):
+            if step == 10:
+                stop.set()
+
+    result = train_run(config, out=tmp_path / "parts", log=None, progress=False, callbacks=[StopAt()], stop=stop)
+    assert result["stopped"]
+    assert load_filter_history(tmp_path / "parts")["steps"][-1] == 9
+    resume_run(tmp_path / "parts", log=None, progress=False)
+    whole, parts = load_filter_history(tmp_path / "whole"), load_filter_history(tmp_path / "parts")
+    np.testing.assert_array_equal(parts["steps"], np.arange(0, 17, 3))
+    np.testing.assert_array_equal(parts["steps"], whole["steps"])
+    np.testing.assert_array_equal(parts["weights"], whole["weights"])
+    health = [visualize.health_series(visualize.read_metrics(tmp_path / name)) for name in ("whole", "parts")]
+    for layer in health[0]:
+        np.testing.assert_array_equal(health[0][layer]["step"], health[1][layer]["step"])
+
+
 def test_evolution_cli_writes_grid_and_gif(lenet_run, tmp_path, capsys):
     out, gif = str(tmp_path / "evo.png"), str(tmp_path / "evo.gif")
     code, stdout, _ = _cli(capsys, "evolution", lenet_run["dir"], "--out", out, "--frames", "12")
