@@ -69,7 +69,7 @@ class FilterRecorder:
         self.path = os.path.join(os.fspath(run_dir), FILTERS_FILE)
         self.every, self.layer, self.model = every, layer, None
         self.steps, self.weights = [], []
-        self._started = False
+        self._started, self._initial = False, None
         if os.path.isfile(self.path):
             self._load_existing()
         if model is not None:
@@ -88,13 +88,13 @@ class FilterRecorder:
         if self.model is None:
             raise ArgumentError("FilterRecorder: no model (pass model= or use a loop that passes it)")
         if not self._started:  # the loop gave no on_train_begin: this step is the first of the run
-            self._start(step - 1, getattr(self, "_initial", None) if step == 1 else None)
+            self._start(step - 1, self._initial if step == 1 else None)
         if step % self.every == 0:
             self._append(step, self._kernels())
             self.save()
 
     def on_train_end(self, result=None):
-        if self.steps:
+        if self.steps:  # also writes the file when a resumed run dropped rows and recorded none since
             self.save()
 
     # --- the file ----------------------------------------------------------------------------
