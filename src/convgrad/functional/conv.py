@@ -15,11 +15,9 @@ import weakref
 
 import numpy as np
 
-from ..kernels import conv_algo
-from ..kernels import conv_batch_last as batch_last
 from ..kernels.conv_algo import WORKSPACE, conv_forward, conv_input_grad, conv_out_size, conv_weight_grad
+from ..kernels.conv_backends import select_backend
 from ..kernels.im2col import pad_channels_last, to_channels_first, to_channels_last
-from ..kernels.windows import match_layout, memory_order
 from ..tensor import Function, Tensor, no_grad
 from ._util import ArgumentError, ShapeError, empty_result, ntuple, shape_str
 
@@ -27,73 +25,34 @@ _SPATIAL = {1: "L", 2: "H, W", 3: "D, H, W"}
 
 
 class ConvNd(Function):
-    """N-d convolution (cross-correlation, as in every deep learning framework)."""
+    """N-d convolution (cross-correlation, as in every deep learning framework).
+
+    The work is done by one backend object (``kernels/conv_backends.py``), chosen by
+    ``select_backend`` from the layer's shape and options; the context holds that backend and
+    the flat tuple it saved."""
 
     @staticmethod
-    def forward(ctx, x, weight, bias=None, stride=(1,), pad_lo=(0,), pad_hi=(0,), dilation=(1,), groups=1):
+    def forward(ctx, x, weight, bias=None, stride=(1,), pad_lo=(0,), pad_hi=(0,), dilation=(1,), groups=1,
+                backend=None):
         need_x, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
-        ctx.options = (stride, pad_lo, pad_hi, dilation, groups)
-        ctx.weight_shape = weight.shape
-        ctx.batch_last = batch_last.eligible(x, weight.shape[0], groups)
-        if ctx.batch_last:  # narrow layer: batch-last memory, see kernels/conv_batch_last.py
-            xpad = batch_last.to_batch_last(x, pad_lo, pad_hi)
-            wrows = batch_last.weight_rows(weight)
-            out_spatial = ConvNd.output_shape(x.shape, weight.shape, *ctx.options)[2:]
-            out = batch_last.conv_forward(xpad, wrows, out_spatial, weight.shape[2:], stride, dilation, bias)
-            ctx.saved_x = xpad if need_w else None
-            ctx.weight = wrows if need_x else None
-            ctx.in_shape = (x.shape[1],) + tuple(x.shape[2:]) + (x.shape[0],)
-            return batch_last.from_batch_last(out)
-        xl = to_channels_last(x)
-        out_l, saved = conv_forward(xl, weight, stride, pad_lo, pad_hi, dilation, groups,
-                                    keep_cols=need_w, bias=bias)
-        ctx.weight = weight if need_x else None
-        ctx.saved_x = saved
-        if saved is not None and saved[2] is not None:
+        if backend is None:
+            backend = select_backend(x, weight.shape, stride, pad_lo, pad_hi, dilation, groups)
+        out, saved = backend.forward(x, weight, bias, need_x, need_w)
+        ctx.backend, ctx.saved_by_backend = backend, saved
+        buffer = backend.pooled_buffer(saved)
+        if buffer is not None:
             # once the graph lets go of this context, its column buffer goes back to the pool
-            weakref.finalize(ctx, WORKSPACE.give, saved[2])
-        ctx.in_shape = xl.shape
-        ctx.x_order = memory_order(x) if need_x else None
-        return to_channels_first(out_l)
+            weakref.finalize(ctx, WORKSPACE.give, buffer)
+        return out
 
     @staticmethod
     def backward(ctx, grad):
-        stride, pad_lo, pad_hi, dilation, groups = ctx.options
-        need_x, need_w, need_b = ctx.needs_input_grad
-        if ctx.batch_last:
-            return ConvNd._backward_batch_last(ctx, grad)
-        gl = np.ascontiguousarray(to_channels_last(grad))
-        gx = gw = gb = None
-        if need_w:  # the saved columns stay in ctx: backward(retain_graph=True) may come back for them
-            gw = conv_weight_grad(ctx.saved_x, gl, ctx.weight_shape, stride, dilation, groups)
-        if need_x:
-            gxl = conv_input_grad(gl, ctx.weight, ctx.in_shape, stride, pad_lo, pad_hi, dilation, groups)
-            # in the input's layout: the backward of the op before multiplies it with arrays laid
-            # out like its output, and a layout mismatch there costs several times the op
-            gx = match_layout(to_channels_first(gxl), ctx.x_order)
-        if need_b:
-            gb = gl.reshape(-1, gl.shape[-1]).sum(axis=0)
-        return gx, gw, gb
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        return ctx.backend.backward(grad, ctx.saved_by_backend, need_x, need_w, need_b)
 
     @staticmethod
-    def _backward_batch_last(ctx, grad):
-        stride, pad_lo, pad_hi, dilation, groups = ctx.options
-        need_x, need_w, need_b = ctx.needs_input_grad
-        kernel = ctx.weight_shape[2:]
-        g = batch_last.grad_batch_last(grad)  # (OC, *O, N)
-        gx = gw = gb = None
-        if need_w:
-            gw = batch_last.conv_weight_grad(ctx.saved_x, g, g.shape[1:-1], kernel, stride, dilation)
-            gw = gw.reshape(ctx.weight_shape)
-        if need_x:
-            gx = batch_last.conv_input_grad(g, ctx.weight, ctx.in_shape, kernel, stride, pad_lo, pad_hi, dilation)
-            gx = batch_last.from_batch_last(gx)
-        if need_b:
-            gb = g.reshape(g.shape[0], -1).sum(axis=1)
-        return gx, gw, gb
-
-    @staticmethod
-    def output_shape(x_shape, w_shape, stride=(1,), pad_lo=(0,), pad_hi=(0,), dilation=(1,), groups=1):
+    def output_shape(x_shape, w_shape, stride=(1,), pad_lo=(0,), pad_hi=(0,), dilation=(1,), groups=1,
+                     backend=None):
         spatial = tuple(conv_out_size(s, k, st, lo + hi, d) for s, k, st, lo, hi, d
                         in zip(x_shape[2:], w_shape[2:], stride, pad_lo, pad_hi, dilation))
         return (x_shape[0], w_shape[0]) + spatial
@@ -238,34 +197,20 @@ def _convnd(input, weight, bias, stride, padding, dilation, groups, d, epilogue=
     if any(k > p for k, p in zip(dilated, padded)):
         raise ShapeError(f"{op}: kernel size (dilated) {dilated} is larger than the padded input {padded} "
                          f"(input {shape_str(original_shape)})")
-    if conv_algo.use_fft(kernel, stride, dilation, int(groups)):
-        from .convolve import FFTConvNd  # convolve.py builds on this module
-        fn = FFTConvNd
-    else:
-        fn = ConvNd
     options = dict(stride=stride, pad_lo=pad_lo, pad_hi=pad_hi, dilation=dilation, groups=int(groups))
     if input.shape[0] == 0:  # an empty batch: an empty result, as in PyTorch
         out = empty_result(ConvNd.output_shape(input.shape, weight.shape, **options), input, weight, bias)
-    elif epilogue is None:
-        out = fn.apply(input, weight, bias, **options)
     else:
-        out = _conv_inference(fn, input, weight, bias, epilogue, options)
+        backend = select_backend(input._data, weight.shape, **options)
+        if epilogue is not None:
+            out = Tensor._wrap(backend.forward_inference(input._data, weight._data,
+                                                         None if bias is None else bias._data, epilogue))
+        elif backend.name == "fft":
+            from .convolve import FFTConvNd  # convolve.py builds on this module
+            out = FFTConvNd.apply(input, weight, bias, **options)
+        else:
+            out = ConvNd.apply(input, weight, bias, **options, backend=backend)
     return out.squeeze(0) if unbatched else out
-
-
-def _conv_inference(fn, input, weight, bias, epilogue, options):
-    """The convolution without a graph, ``epilogue`` applied in place to its channels-last
-    output (by the GEMM's blocks, in the cache, on the channels-last path)."""
-    x = input._data
-    if fn is ConvNd and not batch_last.eligible(x, weight.shape[0], options["groups"]):
-        out_l, _ = conv_forward(to_channels_last(x), weight._data, options["stride"], options["pad_lo"],
-                                options["pad_hi"], options["dilation"], options["groups"],
-                                bias=None if bias is None else bias._data, epilogue=epilogue)
-        return Tensor._wrap(to_channels_first(out_l))
-    with no_grad():
-        out = fn.apply(input, weight, bias, **options)
-    epilogue(to_channels_last(out._data))  # our own fresh output: changed in place
-    return out
 
 
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):

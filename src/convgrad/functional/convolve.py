@@ -15,10 +15,10 @@ cost no longer grows with the kernel size, which pays for large kernels on large
 """
 import numpy as np
 
-from ..kernels.fft_conv import fft_conv_backward, fft_conv_forward
+from ..kernels.conv_backends import FFTBackend
 from ..tensor import Function, Tensor
 from ._util import ArgumentError, ShapeError, ntuple, shape_str
-from .conv import conv1d, conv2d, conv3d
+from .conv import ConvNd, conv1d, conv2d, conv3d
 from .shape import flip
 from ..errors import ArgumentTypeError, DTypeError
 
@@ -64,29 +64,14 @@ def convolve3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups
 # ----------------------------------------------------------------------------------------------
 # Convolution through the FFT
 # ----------------------------------------------------------------------------------------------
-class FFTConvNd(Function):
-    """``conv{1,2,3}d`` (cross-correlation) computed with the convolution theorem."""
+class FFTConvNd(ConvNd):
+    """``conv{1,2,3}d`` (cross-correlation) computed with the convolution theorem: a
+    :class:`ConvNd` whose backend is always ``kernels.conv_backends.FFTBackend``."""
 
     @staticmethod
     def forward(ctx, x, weight, bias=None, stride=(1,), pad_lo=(0,), pad_hi=(0,), dilation=(1,), groups=1):
-        pads = ((0, 0), (0, 0)) + tuple(zip(pad_lo, pad_hi))
-        x_padded = np.pad(x, pads) if any(pad_lo + pad_hi) else x
-        out, cache = fft_conv_forward(x_padded, weight, stride, dilation, groups)
-        if bias is not None:
-            out += bias.reshape((1, -1) + (1,) * (out.ndim - 2))
-        ctx.cache = cache
-        ctx.pads = (pad_lo, pad_hi)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        need_x, need_w, need_b = ctx.needs_input_grad
-        gx, gw = fft_conv_backward(ctx.cache, grad, need_input=need_x, need_weight=need_w)
-        if need_x:
-            pad_lo, pad_hi = ctx.pads
-            gx = gx[(Ellipsis,) + tuple(slice(lo, s - hi) for lo, hi, s in zip(pad_lo, pad_hi, gx.shape[2:]))]
-        gb = grad.sum(axis=(0,) + tuple(range(2, grad.ndim))) if need_b else None
-        return gx, gw, gb
+        backend = FFTBackend(stride, pad_lo, pad_hi, dilation, groups)
+        return ConvNd.forward(ctx, x, weight, bias, stride, pad_lo, pad_hi, dilation, groups, backend=backend)
 
     @staticmethod
     def output_shape(x_shape, w_shape, bias_shape=None, stride=(1,), pad_lo=(0,), pad_hi=(0,), dilation=(1,),

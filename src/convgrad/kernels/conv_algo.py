@@ -38,7 +38,8 @@ from .im2col import (Workspace, col2im, group_gemm, im2col, offset_weights, pad_
 # this large run through the FFT (convolution theorem). Measured here (float32, batch 4, 'same'):
 # im2col wins at 3x3 and 5x5, 7x7 is even, the FFT is 1.2-2.1x faster at 9x9 and 1.8-3.2x at 11x11.
 _config = {"workspace_limit": 1 << 30, "algorithm": "auto", "fft_min_kernel": 9}
-ALGORITHMS = ("auto", "col2im", "flip")
+# "auto", the channels-last input-gradient algorithms, then the backends of conv_backends.py
+ALGORITHMS = ("auto", "col2im", "flip", "reference", "channels_last", "batch_last", "fft")
 _choice_cache = {}  # layer shape -> 'col2im' or 'flip', as 'auto' chose (for inspection)
 
 
@@ -63,8 +64,22 @@ WORKSPACE = Workspace(get_workspace_limit)
 
 
 def set_conv_algorithm(name):
-    """Choose the input-gradient algorithm: 'auto' (a rule on the layer's channels), 'col2im' or
-    'flip' ('flip' applies to stride-1 convolutions; others use col2im). Returns the previous."""
+    """Force how convolutions are computed; returns the previous setting.
+
+    Args:
+        name: ``'auto'`` (the rules of ``conv_backends.select_backend``), a backend
+            (``'reference'``, ``'channels_last'``, ``'batch_last'``, ``'fft'``) for every
+            convolution it can run, or the channels-last input-gradient algorithm, ``'col2im'``
+            or ``'flip'`` (stride 1 only; strided layers use col2im), with the automatic backend
+            choice otherwise.
+
+    Raises:
+        ArgumentError: an unknown name.
+
+    Example:
+        >>> previous = convgrad.set_conv_algorithm("reference")
+        >>> _ = convgrad.set_conv_algorithm(previous)
+    """
     if name not in ALGORITHMS:
         raise ArgumentError(f"set_conv_algorithm: expected one of {ALGORITHMS}, got {name!r}")
     previous = _config["algorithm"]
@@ -356,7 +371,7 @@ def conv_input_grad(gl, weight, in_shape, stride, pad_lo, pad_hi, dilation, grou
     high = tuple(s + r - o - lo for s, r, o, lo in zip(spatial, reach, gl.shape[1:-1], low))
     flip_ok = all(st == 1 for st in stride) and min(low + high) >= 0
     algorithm = _config["algorithm"] if flip_ok else "col2im"
-    if algorithm == "auto":
+    if algorithm not in ("col2im", "flip"):  # 'auto', or a forced backend: the rule
         algorithm = auto_input_grad_algorithm(in_shape[-1], groups)
         _choice_cache[(gl.shape, weight.shape, tuple(in_shape), tuple(pad_lo), tuple(pad_hi), tuple(dilation),
                        groups, gl.dtype.str)] = algorithm
