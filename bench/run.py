@@ -603,6 +603,7 @@ def main(argv=None):
         return
     selected = [w for w in WORKLOADS if not args.only or w[0] in args.only]
     load_before = " ".join(f"{v:.2f}" for v in os.getloadavg())
+    writing = (not args.only or args.write) and not args.no_write
     rows = []
     for workload in selected:
         name, label, batch, repeats = workload
@@ -624,18 +625,23 @@ def main(argv=None):
             print(f"{'':20s} per-round ratios " + " ".join(f"{a / b:.2f}" for a, b in zip(c["round_medians"],
                                                                                         t["round_medians"])),
                   flush=True)
-    load_after = " ".join(f"{v:.2f}" for v in os.getloadavg())
+        if writing:  # after every row, so that an interrupted run keeps what it measured (--render)
+            _save_raw(rows, args, argv, load_before)
     print()
     print(make_table(rows))
-    if (not args.only or args.write) and not args.no_write:
-        command = " ".join(["/work/venv/bin/python -m bench"] + (argv if argv is not None else sys.argv[1:]))
-        run = {"rows": [[list(w), res] for w, res in rows], "info": machine_info(), "command": command,
-               "threads": args.threads, "rounds": args.rounds, "load_before": load_before,
-               "load_after": load_after,
-               "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
-        with open(RAW, "w") as f:
-            json.dump(run, f, indent=1)
+    if writing:
+        _save_raw(rows, args, argv, load_before)
         render()
+
+
+def _save_raw(rows, args, argv, load_before):
+    command = " ".join(["python -m bench"] + (argv if argv is not None else sys.argv[1:]))
+    run = {"rows": [[list(w), res] for w, res in rows], "info": machine_info(), "command": command,
+           "threads": args.threads, "rounds": args.rounds, "load_before": load_before,
+           "load_after": " ".join(f"{v:.2f}" for v in os.getloadavg()),
+           "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+    with open(RAW, "w") as f:
+        json.dump(run, f, indent=1)
 
 
 def render():

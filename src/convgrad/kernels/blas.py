@@ -14,6 +14,12 @@ import os
 import numpy as np
 
 SMALL_GEMM_FLOP = 2e7  # below ~0.2 ms of single-thread work a second thread cannot pay for its wake-up
+# Products with an output of at most this many elements (M * N) also run on one thread, however
+# long their inner dimension: OpenBLAS splits the output, not K, so a second thread has next to
+# nothing to share. Measured (AVX-512 EPYC, 2 cores): the MNIST example's conv1 weight gradient
+# (9, 43264) @ (43264, 32), 25 MFLOP, best of 15 0.64 ms on one thread and 1.6 ms on two; under a
+# load average of 8, medians 1.0 and 200-280 ms.
+SMALL_GEMM_OUTPUT = 4096
 
 _SETTERS = ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads_64_",
             "scipy_openblas_set_num_threads", "openblas_set_num_threads64_", "openblas_set_num_threads")
@@ -148,9 +154,11 @@ class blas_threads:
 
 
 def matmul(a, b, out=None):
-    """``np.matmul(a, b, out=out)``, on one BLAS thread when the product is small."""
+    """``np.matmul(a, b, out=out)``, on one BLAS thread when the product is small (below
+    SMALL_GEMM_FLOP) or its output is (at most SMALL_GEMM_OUTPUT elements per matrix)."""
     flop = 2.0 * a.size * b.shape[-1]  # 2 * (batch * M * K) * N
-    if _set_threads is None or flop >= SMALL_GEMM_FLOP:
+    small_output = a.ndim >= 2 and a.shape[-2] * b.shape[-1] <= SMALL_GEMM_OUTPUT
+    if _set_threads is None or (flop >= SMALL_GEMM_FLOP and not small_output):
         return np.matmul(a, b, out=out)
     threads = _get_threads()
     if threads <= 1:
