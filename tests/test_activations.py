@@ -271,3 +271,23 @@ def test_activations_are_recorded_for_anomaly_detection_by_name():
     with cg.detect_anomaly():
         y = F.elu(x)
     assert y.grad_fn == "ELU"
+
+
+@pytest.mark.parametrize("slope", [0.0, 0.2, 1.0, -0.5, 1.5])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_leaky_relu_large_tensors_in_pieces_match_torch(slope, dtype):
+    """Large enough for the element-wise pieces (kernels/parallel.elementwise), with zeros,
+    NaN and infinities, in channels-last memory as a conv output would be."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((8, 64, 48, 48)).astype(dtype)
+    x.reshape(-1)[:6] = [0.0, -0.0, np.nan, np.inf, -np.inf, 1e-30]
+    x = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    g = rng.standard_normal(x.shape).astype(dtype)
+    cx = cg.tensor(x, requires_grad=True)
+    y = F.leaky_relu(cx, slope)
+    y.backward(cg.tensor(g))
+    tx = torch.tensor(np.ascontiguousarray(x), requires_grad=True)
+    ty = TF.leaky_relu(tx, slope)
+    ty.backward(torch.tensor(g))
+    np.testing.assert_array_equal(y.numpy(), ty.detach().numpy())
+    np.testing.assert_array_equal(cx.grad.numpy(), tx.grad.numpy())
