@@ -23,8 +23,10 @@ def shared_data_dir():
     return os.path.normpath(candidates[0])
 
 
-def setup(number, doc, data=False):
-    """Parse the tutorial's options and create its output directory; return the options."""
+def setup(number, doc, data=False, extra=None):
+    """Parse the tutorial's options and create its output directory; return the options.
+
+    ``extra(parser)`` may add the tutorial's own options."""
     parser = argparse.ArgumentParser(description=doc.strip().splitlines()[0].lstrip("# "))
     parser.add_argument("--out", default=os.path.join("tutorial_output", f"{number:02d}"),
                         help="directory for the pictures (default: tutorial_output/%(default)s)")
@@ -32,6 +34,8 @@ def setup(number, doc, data=False):
     if data:
         parser.add_argument("--data", default=shared_data_dir(),
                             help="the shared datasets directory (default: ../shared/data beside the repository)")
+    if extra is not None:
+        extra(parser)
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     return args
