@@ -32,7 +32,7 @@ from convgrad.data import MNIST
 from _common import pyplot, save, setup
 
 args = setup(7, __doc__)
-n_train, epochs, n_test = (2000, 2, 1000) if args.quick else (5000, 8, 3000)
+n_train, epochs, n_test = (2000, 4, 1000) if args.quick else (5000, 10, 3000)
 cg.manual_seed(0)
 rng = np.random.default_rng(0)
 
@@ -43,11 +43,11 @@ test_labels = test.targets[:n_test]
 
 # --- 1. train without labels ----------------------------------------------------------------------
 model = cg.models.conv_autoencoder(code_dim=16)
-optimizer = cg.optim.Adam(model.parameters(), lr=2e-3)
+optimizer = cg.optim.Adam(model.parameters(), lr=3e-3)
 for epoch in range(epochs):
-    total = 0.0
-    for start in range(0, n_train, 64):
-        x = cg.tensor(train_images[start:start + 64])
+    total, order = 0.0, rng.permutation(n_train)
+    for start in range(0, n_train, 32):
+        x = cg.tensor(train_images[order[start:start + 32]])
         loss = F.mse_loss(model(x), x)
         optimizer.zero_grad()
         loss.backward()
