@@ -143,6 +143,13 @@ def _broadcast(fn, op, a, b):
 
 
 def add(input, other, alpha=1):
+    """``input + alpha * other``, broadcasting; ``other`` may be a number.
+
+    Example:
+        >>> import convgrad
+        >>> convgrad.add(convgrad.ones(2), convgrad.ones(2), alpha=2).tolist()
+        [3.0, 3.0]
+    """
     other = scalar_or_tensor(other)
     if alpha != 1:
         other = mul(other, alpha)
@@ -150,6 +157,7 @@ def add(input, other, alpha=1):
 
 
 def sub(input, other, alpha=1):
+    """``input - alpha * other``, broadcasting; ``other`` may be a number."""
     other = scalar_or_tensor(other)
     if alpha != 1:
         other = mul(other, alpha)
@@ -157,22 +165,36 @@ def sub(input, other, alpha=1):
 
 
 def mul(input, other):
+    """Element-wise product ``input * other``, broadcasting."""
     return _broadcast(Mul, "mul", scalar_or_tensor(input), scalar_or_tensor(other))
 
 
 def div(input, other):
+    """Element-wise true division ``input / other``, broadcasting."""
     return _broadcast(Div, "div", scalar_or_tensor(input), scalar_or_tensor(other))
 
 
 def neg(input):
+    """``-input``."""
     return Neg.apply(input)
 
 
 def pow(input, exponent):
+    """``input ** exponent`` element-wise (``exponent`` a number or a tensor)."""
     return Pow.apply(scalar_or_tensor(input), scalar_or_tensor(exponent))
 
 
 def matmul(input, other):
+    """Matrix product with NumPy's/PyTorch's rules: vectors, matrices, and batches of matrices (broadcast).
+
+    Shape:
+        ``(..., n, k) @ (..., k, m) -> (..., n, m)``; a 1-D operand is a vector.
+
+    Example:
+        >>> import convgrad
+        >>> convgrad.matmul(convgrad.ones(2, 3), convgrad.ones(3, 4)).shape
+        (2, 4)
+    """
     a, b = scalar_or_tensor(input), scalar_or_tensor(other)
     sa, sb = np.shape(a._data if isinstance(a, Tensor) else a), np.shape(b._data if isinstance(b, Tensor) else b)
     if not sa or not sb:

@@ -203,9 +203,14 @@ def nonzero(input, as_tuple=False):
     return Tensor._wrap(np.stack(idx, axis=1).astype(np.int64) if idx else np.zeros((0, 0), np.int64))
 
 
+def _where_method(self, condition, other):
+    """``self`` where ``condition`` is True, else ``other`` (the method form of ``convgrad.where``)."""
+    return el.where(condition, self, other)
+
+
 _METHODS = {
     "gather": gather, "scatter": scatter, "scatter_add": scatter_add, "masked_fill": masked_fill,
-    "where": lambda self, condition, other: el.where(condition, self, other), "nonzero": nonzero,
+    "where": _where_method, "nonzero": nonzero,
 }
 
 for _name, _fn in _METHODS.items():

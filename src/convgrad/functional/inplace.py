@@ -90,21 +90,25 @@ def apply_inplace(self, name, compute, *others):
 
 
 def add_(self, other, alpha=1):
+    """In place ``self += alpha * other``; returns ``self``."""
     other = scalar_or_tensor(other)
     return apply_inplace(self, "add_", lambda t: ar.add(t, other, alpha=alpha), other)
 
 
 def sub_(self, other, alpha=1):
+    """In place ``self -= alpha * other``; returns ``self``."""
     other = scalar_or_tensor(other)
     return apply_inplace(self, "sub_", lambda t: ar.sub(t, other, alpha=alpha), other)
 
 
 def mul_(self, other):
+    """In place ``self *= other``; returns ``self``."""
     other = scalar_or_tensor(other)
     return apply_inplace(self, "mul_", lambda t: ar.mul(t, other), other)
 
 
 def div_(self, other, rounding_mode=None):
+    """In place ``self /= other`` (``rounding_mode`` 'trunc' or 'floor' as in PyTorch); returns ``self``."""
     if rounding_mode is not None:
         raise ArgumentTypeError("div_: rounding_mode is not supported; use convgrad.floor_divide or // instead")
     other = scalar_or_tensor(other)
@@ -112,10 +116,12 @@ def div_(self, other, rounding_mode=None):
 
 
 def clamp_(self, min=None, max=None):
+    """Clamp ``self`` into ``[min, max]`` in place; returns ``self``."""
     return apply_inplace(self, "clamp_", lambda t: el.clamp(t, min, max))
 
 
 def masked_fill_(self, mask, value):
+    """Set the entries where ``mask`` (a bool tensor, broadcast) is True to ``value``, in place."""
     return apply_inplace(self, "masked_fill_", lambda t: masked_fill(t, mask, value), value)
 
 
@@ -137,6 +143,7 @@ def copy_(self, src, non_blocking=False):
 
 
 def fill_(self, value):
+    """Fill ``self`` with ``value`` in place; returns ``self``."""
     if isinstance(value, Tensor):
         if value.numel() != 1:
             raise ArgumentTypeError(f"fill_: expected a number or a one-element tensor, got shape {tuple(value.shape)}")
@@ -145,6 +152,7 @@ def fill_(self, value):
 
 
 def zero_(self):
+    """Fill ``self`` with zeros in place; returns ``self``."""
     return _overwrite(self, "zero_", 0)
 
 
