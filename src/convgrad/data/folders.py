@@ -168,6 +168,7 @@ class ImageFolder:
 
     @property
     def input_shape(self):
+        """The shape of one image, ``(channels, height, width)``."""
         return (self.channels,) + tuple(self.image_size)
 
     def load(self, index):

@@ -75,9 +75,11 @@ class DataLoader:
         return images, np.array([int(s[1]) for s in samples], dtype=np.int64)
 
     def state_dict(self):
+        """The loader's position (seed, epoch, batch) as a dict, stored in checkpoints."""
         return {"seed": self.seed, "epoch": self.epoch}
 
     def load_state_dict(self, state):
+        """Restore a position from :meth:`state_dict`: the next batches are the ones an uninterrupted run would see."""
         self.seed, self.epoch = int(state["seed"]), int(state["epoch"])
 
     def __repr__(self):

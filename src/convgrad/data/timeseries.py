@@ -56,10 +56,12 @@ class TimeSeriesData:
 
     @property
     def channels(self):
+        """Number of channels (variables) per time step."""
         return self.series[0].shape[0] if self.series else 0
 
     @property
     def lengths(self):
+        """The length of each series before padding, ``(N,)`` ints."""
         return [s.shape[1] for s in self.series]
 
     def __len__(self):
