@@ -253,6 +253,7 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
+        """Run the function's ``forward`` on tensors and record a node in the graph for ``backward`` (as ``torch.autograd.Function.apply``)."""
         grad_on = is_grad_enabled()
         raw = []
         needs = []
@@ -342,6 +343,7 @@ class Tensor:
     # --- gradient bookkeeping ------------------------------------------------------------------
     @property
     def requires_grad(self):
+        """Whether operations on this tensor are recorded for autodiff (settable on leaves)."""
         return self._requires_grad
 
     @requires_grad.setter
@@ -354,11 +356,13 @@ class Tensor:
         self._requires_grad = value
 
     def requires_grad_(self, requires_grad=True):
+        """Set ``requires_grad`` in place; returns ``self``."""
         self.requires_grad = requires_grad
         return self
 
     @property
     def is_leaf(self):
+        """True for tensors made by the user (not by a recorded operation): the ones ``backward`` fills ``.grad`` of."""
         return self._node is None
 
     @property
@@ -432,17 +436,21 @@ class Tensor:
     # --- shape and conversion ------------------------------------------------------------------
     @property
     def shape(self):
+        """The shape, a tuple-like :class:`Size` of ints."""
         return Size(self._data.shape)
 
     @property
     def dtype(self):
+        """The dtype, a NumPy dtype (``convgrad.float32 == np.float32``)."""
         return self._data.dtype
 
     @property
     def ndim(self):
+        """Number of dimensions."""
         return self._data.ndim
 
     def dim(self):
+        """Number of dimensions (``ndim``)."""
         return self._data.ndim
 
     def size(self, dim=None):
@@ -450,45 +458,57 @@ class Tensor:
         return Size(self._data.shape) if dim is None else self._data.shape[dim]
 
     def view_as(self, other):
+        """``self`` viewed with the shape of ``other``."""
         return self.view(other.shape)
 
     def reshape_as(self, other):
+        """``self`` reshaped to the shape of ``other``."""
         return self.reshape(other.shape)
 
     def expand_as(self, other):
+        """``self`` broadcast to the shape of ``other``."""
         return self.expand(other.shape)
 
     def element_size(self):
+        """Bytes per entry."""
         return self._data.itemsize
 
     def nelement(self):
+        """Number of entries (``numel``)."""
         return self._data.size
 
     @property
     def itemsize(self):
+        """Bytes per entry."""
         return self._data.itemsize
 
     @property
     def nbytes(self):
+        """Total bytes of the entries."""
         return self._data.nbytes
 
     # --- device: convgrad runs on the CPU ------------------------------------------------------
     @property
     def device(self):
+        """The device: always the CPU."""
         return device_mod.CPU
 
     @property
     def is_cuda(self):
+        """False: convgrad runs on the CPU only."""
         return False
 
     @property
     def is_cpu(self):
+        """True: convgrad runs on the CPU."""
         return True
 
     def get_device(self):
+        """-1, PyTorch's number for the CPU."""
         return -1
 
     def numel(self):
+        """Number of entries."""
         return self._data.size
 
     def __len__(self):
@@ -504,11 +524,13 @@ class Tensor:
         return self._data if dtype is None else self._data.astype(dtype, copy=False)
 
     def item(self):
+        """The value of a one-entry tensor as a Python number."""
         if self._data.size != 1:
             raise ArgumentError(f"item(): only one-element tensors convert to Python scalars, got shape {self.shape}")
         return self._data.reshape(()).item()
 
     def tolist(self):
+        """The values as (nested) Python lists of numbers."""
         return self._data.tolist()
 
     def __float__(self):
@@ -596,16 +618,20 @@ class Tensor:
         return out
 
     def cpu(self, memory_format=None):
+        """Returns ``self`` (the tensor is already on the CPU)."""
         return self
 
     def cuda(self, device=None, non_blocking=False, memory_format=None):
+        """Raises DeviceError: convgrad runs on the CPU only."""
         device_mod.device("cuda" if device is None else device)  # raises: convgrad runs on the CPU
         return self  # pragma: no cover
 
     def pin_memory(self, device=None):
+        """Returns ``self`` (no GPU to pin memory for)."""
         return self
 
     def is_pinned(self, device=None):
+        """False (no pinned memory on a CPU-only library)."""
         return False
 
 
@@ -615,6 +641,7 @@ class Size(tuple):
     __slots__ = ()
 
     def numel(self):
+        """The number of elements of a tensor of this shape (the product of the sizes)."""
         n = 1
         for s in self:
             n *= s
