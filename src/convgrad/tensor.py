@@ -253,7 +253,8 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        """Run the function's ``forward`` on tensors and record a node in the graph for ``backward`` (as ``torch.autograd.Function.apply``)."""
+        """Run the function's ``forward`` on tensors and record a node in the graph for ``backward`` (as
+        ``torch.autograd.Function.apply``)."""
         grad_on = is_grad_enabled()
         raw = []
         needs = []

@@ -265,7 +265,8 @@ def flip(input, dims):
 
 
 def split(input, split_size_or_sections, dim=0):
-    """Split along ``dim`` into pieces of ``split_size_or_sections`` (an int, or a list of sizes); a tuple of tensors."""
+    """Split along ``dim`` into pieces of ``split_size_or_sections`` (an int, or a list of sizes); a tuple of tensors.
+    """
     n = input.shape[dim]
     if isinstance(split_size_or_sections, int):
         sizes = [split_size_or_sections] * (n // split_size_or_sections)

@@ -53,7 +53,8 @@ class Module:
         object.__delattr__(self, name)
 
     def register_parameter(self, name, param):
-        """Register ``param`` (a Parameter, or None) under ``name`` so ``parameters()`` and ``state_dict()`` include it."""
+        """Register ``param`` (a Parameter, or None) under ``name`` so ``parameters()`` and ``state_dict()`` include
+        it."""
         if param is None:
             self._parameters[name] = None
             object.__setattr__(self, name, None)
@@ -180,7 +181,8 @@ class Module:
         return module
 
     def apply(self, fn):
-        """Call ``fn(module)`` on every descendant and then on this module; returns ``self`` (e.g. for custom initialisation)."""
+        """Call ``fn(module)`` on every descendant and then on this module; returns ``self`` (e.g. for custom
+        initialisation)."""
         for m in list(self.modules())[::-1]:
             fn(m)
         return self

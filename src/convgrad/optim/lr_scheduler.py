@@ -378,7 +378,8 @@ class ReduceLROnPlateau(LRScheduler):
         return value > best + self.threshold
 
     def step(self, metrics, epoch=None):
-        """Record ``metrics`` (e.g. the validation loss) and reduce the learning rate after ``patience`` epochs without improvement."""
+        """Record ``metrics`` (e.g. the validation loss) and reduce the learning rate after ``patience`` epochs without
+        improvement."""
         current = float(metrics)
         self.last_epoch = self.last_epoch + 1 if epoch is None else epoch
         if self._is_better(current, self.best):

@@ -265,7 +265,8 @@ class VAE(Objective):
         return recon_loss, kl
 
     def train_step(self, model, images, labels, update):
-        """The negative ELBO (reconstruction + KL) on the batch, one optimizer step; returns ``{"loss", "recon_loss", "kl"}``."""
+        """The negative ELBO (reconstruction + KL) on the batch, one optimizer step; returns ``{"loss", "recon_loss",
+        "kl"}``."""
         recon_loss, kl = self._terms(model, images, sample=True)
         loss = update(recon_loss + kl * self.beta, "model")
         return {"loss": loss, "recon_loss": float(recon_loss.item()), "kl": float(kl.item())}
@@ -321,7 +322,8 @@ class GAN(Objective):
         return getattr(model, key).parameters()
 
     def train_step(self, model, images, labels, update):
-        """One discriminator step (real vs generated images), then one generator step; returns ``{"loss", "d_loss", "g_loss", "d_real", "d_fake"}``."""
+        """One discriminator step (real vs generated images), then one generator step; returns ``{"loss", "d_loss",
+        "g_loss", "d_real", "d_fake"}``."""
         from ..creation import ones, randn, zeros
 
         F = _F()

@@ -105,7 +105,8 @@ class RunLock:
         self._held = False
 
     def acquire(self):
-        """Take the run directory's lock (``run.lock``); a stale lock of a dead process is replaced. Raises RunError if a live trainer holds it."""
+        """Take the run directory's lock (``run.lock``); a stale lock of a dead process is replaced. Raises RunError if
+        a live trainer holds it."""
         info = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
         for _ in range(3):
             try:
