@@ -205,8 +205,8 @@ def open_data(path=None, kind=None, *, image_size=None, channels=None, val_split
 
     Example::
 
-        >>> b = open_data("/data/ucr/GunPoint")
-        >>> b.description
+        >>> b = open_data("/data/ucr/GunPoint")  # doctest: +SKIP
+        >>> b.description  # doctest: +SKIP
         'time series: 2 classes (1, 2), 50 train / 150 test series, length 150, 1 channel'
     """
     if kind is None:
@@ -574,8 +574,8 @@ def load_input(path, preprocessing):
 
     Example::
 
-        >>> x = load_input("my_cat.jpg", checkpoint.preprocessing)
-        >>> logits = model(convgrad.from_numpy(x[None]))
+        >>> x = load_input("my_cat.jpg", checkpoint.preprocessing)  # doctest: +SKIP
+        >>> logits = model(convgrad.from_numpy(x[None]))  # doctest: +SKIP
     """
     batch = load_inputs(path, preprocessing)
     if len(batch) != 1:

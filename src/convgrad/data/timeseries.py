@@ -115,8 +115,8 @@ def read_ts(path, labelled=True):
 
     Example::
 
-        >>> d = read_ts("GunPoint/GunPoint_TRAIN.ts")
-        >>> len(d), d.channels, d.lengths[0], d.class_labels
+        >>> d = read_ts("GunPoint/GunPoint_TRAIN.ts")  # doctest: +SKIP
+        >>> len(d), d.channels, d.lengths[0], d.class_labels  # doctest: +SKIP
         (50, 1, 150, ['1', '2'])
     """
     path = os.fspath(path)
