@@ -192,7 +192,7 @@ def matmul(input, other):
 
     Example:
         >>> import convgrad
-        >>> convgrad.matmul(convgrad.ones(2, 3), convgrad.ones(3, 4)).shape
+        >>> tuple(convgrad.matmul(convgrad.ones(2, 3), convgrad.ones(3, 4)).shape)
         (2, 4)
     """
     a, b = scalar_or_tensor(input), scalar_or_tensor(other)

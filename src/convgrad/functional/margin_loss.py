@@ -80,6 +80,7 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, r
 
     Example:
         >>> F.margin_ranking_loss(cg.tensor([1.0, 0.2]), cg.tensor([0.5, 0.9]), cg.tensor([1.0, -1.0]), 0.1)
+        tensor(0.)
     """
     op = "margin_ranking_loss"
     reduction = _reduction(op, size_average, reduce, reduction)
@@ -103,6 +104,7 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
 
     Example:
         >>> F.hinge_embedding_loss(cg.tensor([0.3, 2.0]), cg.tensor([1.0, -1.0]))
+        tensor(0.15)
     """
     op = "hinge_embedding_loss"
     reduction = _reduction(op, size_average, reduce, reduction)
@@ -126,6 +128,7 @@ def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="m
 
     Example:
         >>> F.soft_margin_loss(cg.tensor([2.0, -1.0]), cg.tensor([1.0, 1.0]))
+        tensor(0.7201)
     """
     op = "soft_margin_loss"
     reduction = _reduction(op, size_average, reduce, reduction)
@@ -153,6 +156,7 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None,
 
     Example:
         >>> F.cosine_embedding_loss(cg.randn(4, 8), cg.randn(4, 8), cg.tensor([1.0, -1.0, 1.0, 1.0]))
+        tensor(...)
     """
     op = "cosine_embedding_loss"
     reduction = _reduction(op, size_average, reduce, reduction)
@@ -202,6 +206,7 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
 
     Example:
         >>> F.multi_margin_loss(cg.randn(3, 5), cg.tensor([0, 4, 2]))
+        tensor(...)
     """
     op = "multi_margin_loss"
     reduction = _reduction(op, size_average, reduce, reduction)
@@ -249,6 +254,7 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
 
     Example:
         >>> F.multilabel_margin_loss(cg.tensor([[0.1, 0.2, 0.4, 0.8]]), cg.tensor([[3, 0, -1, 1]]))
+        tensor(0.85)
     """
     op = "multilabel_margin_loss"
     reduction = _reduction(op, size_average, reduce, reduction)
@@ -285,6 +291,7 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
 
     Example:
         >>> F.multilabel_soft_margin_loss(cg.randn(2, 4), cg.tensor([[1.0, 0, 0, 1], [0, 1, 0, 0]]))
+        tensor(...)
     """
     op = "multilabel_soft_margin_loss"
     reduction = _reduction(op, size_average, reduce, reduction)

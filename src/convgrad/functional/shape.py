@@ -119,7 +119,7 @@ def reshape(input, *shape):
 
     Example:
         >>> import convgrad
-        >>> convgrad.reshape(convgrad.zeros(6), 2, -1).shape
+        >>> tuple(convgrad.reshape(convgrad.zeros(6), 2, -1).shape)
         (2, 3)
     """
     shape = _shape_arg(shape)
@@ -136,7 +136,7 @@ def flatten(input, start_dim=0, end_dim=-1):
 
     Example:
         >>> import convgrad
-        >>> convgrad.flatten(convgrad.zeros(2, 3, 4), 1).shape
+        >>> tuple(convgrad.flatten(convgrad.zeros(2, 3, 4), 1).shape)
         (2, 12)
     """
     nd = input.ndim
@@ -188,7 +188,7 @@ def unsqueeze(input, dim):
 
     Example:
         >>> import convgrad
-        >>> convgrad.unsqueeze(convgrad.zeros(28, 28), 0).shape
+        >>> tuple(convgrad.unsqueeze(convgrad.zeros(28, 28), 0).shape)
         (1, 28, 28)
     """
     dim = dim % (input.ndim + 1)
@@ -228,7 +228,7 @@ def cat(tensors, dim=0):
 
     Example:
         >>> import convgrad
-        >>> convgrad.cat([convgrad.zeros(2, 3), convgrad.zeros(1, 3)]).shape
+        >>> tuple(convgrad.cat([convgrad.zeros(2, 3), convgrad.zeros(1, 3)]).shape)
         (3, 3)
     """
     tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
@@ -250,7 +250,7 @@ def stack(tensors, dim=0):
 
     Example:
         >>> import convgrad
-        >>> convgrad.stack([convgrad.zeros(3), convgrad.zeros(3)]).shape
+        >>> tuple(convgrad.stack([convgrad.zeros(3), convgrad.zeros(3)]).shape)
         (2, 3)
     """
     tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
