@@ -44,7 +44,7 @@ class FCN1d(ZooModel):
 
         >>> net = convgrad.models.fcn1d(num_classes=4, in_channels=6)
         >>> net(convgrad.randn(2, 6, 100)).shape
-        (2, 4)
+        convgrad.Size([2, 4])
     """
 
     def __init__(self, num_classes=2, in_channels=1, widths=(128, 256, 128), kernel_sizes=(8, 5, 3)):

@@ -60,7 +60,7 @@ class ResNet1d(ZooModel):
 
         >>> net = convgrad.models.resnet1d(num_classes=6)
         >>> net(convgrad.randn(2, 1, 427)).shape
-        (2, 6)
+        convgrad.Size([2, 6])
     """
 
     def __init__(self, num_classes=2, in_channels=1, widths=(64, 128, 128)):
