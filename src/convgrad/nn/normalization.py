@@ -230,7 +230,7 @@ class RMSNorm(Module):
     Example:
         >>> norm = convgrad.nn.RMSNorm(64)
         >>> norm(convgrad.randn(8, 10, 64)).shape
-        (8, 10, 64)
+        convgrad.Size([8, 10, 64])
     """
 
     def __init__(self, normalized_shape, eps=None, elementwise_affine=True, device=None, dtype=None):
