@@ -169,8 +169,8 @@ def fit(model, train_loader, optimizer, epochs, loss_fn=None, val_loader=None, s
 
     Example::
 
-        >>> history = fit(model, loader, Adam(model.parameters(), lr=1e-3), epochs=3)
-        >>> history[-1]["accuracy"]
+        >>> history = fit(model, loader, Adam(model.parameters(), lr=1e-3), epochs=3)  # doctest: +SKIP
+        >>> history[-1]["accuracy"]  # doctest: +SKIP
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ArgumentError(f"fit: epochs must be a positive integer, got {epochs!r}")

@@ -128,8 +128,8 @@ class Classification(Objective):
 
     Example::
 
-        >>> history = fit(model, loader, optimizer, epochs=5, objective=Classification())
-        >>> history[-1]["accuracy"]
+        >>> history = fit(model, loader, optimizer, epochs=5, objective=Classification())  # doctest: +SKIP
+        >>> history[-1]["accuracy"]  # doctest: +SKIP
     """
 
     name = "classification"
