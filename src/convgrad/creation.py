@@ -37,7 +37,7 @@ def from_numpy(array):
 
 
 def as_tensor(data, dtype=None, device=None, pin_memory=False):
-    """A tensor sharing memory with ``data`` where possible (NumPy arrays of a float/int dtype), like ``torch.as_tensor``.
+    """A tensor sharing memory with ``data`` where possible, like ``torch.as_tensor``.
 
     Args:
         data: a Tensor (returned as is when the dtype matches), array, list or number.
@@ -46,7 +46,7 @@ def as_tensor(data, dtype=None, device=None, pin_memory=False):
 
     Example:
         >>> import numpy as np, convgrad
-        >>> convgrad.as_tensor(np.arange(3.0)).shape
+        >>> tuple(convgrad.as_tensor(np.arange(3.0)).shape)
         (3,)
     """
     check_device(device)
@@ -64,7 +64,7 @@ def zeros(*size, dtype=None, requires_grad=False, device=None, pin_memory=False)
 
     Example:
         >>> import convgrad
-        >>> convgrad.zeros(2, 3).shape
+        >>> tuple(convgrad.zeros(2, 3).shape)
         (2, 3)
     """
     check_device(device)
