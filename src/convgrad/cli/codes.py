@@ -9,6 +9,8 @@ import tempfile
 
 from ..errors import ArgumentError
 
+REPORT_IMAGES = 1000
+
 
 def _k(text):
     """``--k``: an integer; its range is checked by the verb (a bad value is exit 1, not a usage error)."""
@@ -70,6 +72,9 @@ def register(sub):
     generate.add_argument("--out", default="generated.png", metavar="GRID.png")
     generate.add_argument("--interpolate", nargs=2, metavar=("A.png", "B.png"))
     generate.add_argument("--steps", type=_k, default=10, help="images of the walk, ends included (default: 10)")
+    generate.add_argument("--report", metavar="CLASSIFIER",
+                          help="judge 1,000 generated images with this classifier checkpoint (e.g. the default "
+                          "LeNet-5): mean top probability, share of each class, Frechet distances")
     generate.set_defaults(handler=run_generate)
 
     stylize = sub.add_parser("stylize", help="style transfer (Gatys et al.) with a VGG",
@@ -143,8 +148,11 @@ def run_similar(args):
 
     from ..codes import encode_batch, knn, save_grid
     from ..codes.collection import load_model, load_query, to_display
+    from ..codes.neighbours import require_faiss
 
     _positive(args.k, "--k")
+    if args.index == "faiss":
+        require_faiss()
     _, pre, _ = load_model(args.checkpoint)
     query = load_query(args.image, pre)  # a bad image fails before the collection is encoded
     model, pre, dataset, embeddings, labels = _temporary_codes(args)
@@ -188,7 +196,7 @@ def run_cluster(args):
         out = args.ambiguous_out or (os.path.splitext(args.out)[0] + "_ambiguous.png" if args.out else None)
         if out:
             images = to_display(dataset.get_batch([f["index"] for f in found])[0], pre)
-            captions = [f"{name(f['label'])}: {name(f['classes'][0])}|{name(f['classes'][1])}" for f in found]
+            captions = [f"{name(f['label'])} ({name(f['classes'][0])}|{name(f['classes'][1])})" for f in found]
             save_grid(images, out, nrow=8, captions=captions, scale=2)
             print(f"wrote {out}")
     return 0
@@ -214,7 +222,32 @@ def run_generate(args):
     images = sample(model, n=args.n, seed=args.seed)
     save_grid(to_display(images, pre), args.out, nrow=8)
     print(f"wrote {args.out}: {args.n} images drawn by {name} (seed {args.seed})")
+    if args.report:
+        _generation_report(model, pre, args)
     return 0
+
+
+def _generation_report(model, pre, args, n=REPORT_IMAGES):
+    from ..codes import generation_report, sample
+    from ..codes.collection import load_model, open_collection, to_display
+
+    classifier, cls_pre, cls_name = load_model(args.report)
+    generated = to_display(sample(model, n=n, seed=args.seed + 1), pre)
+    real = [_all_images(open_collection(None, split, {})) for split in ("test", "train")]
+    report = generation_report(classifier, generated, real[0], real[1], cls_pre.get("mean", [0.0]),
+                               cls_pre.get("std", [1.0]), seed=args.seed)
+    shares = " ".join(f"{c}:{s:.2f}" for c, s in enumerate(report["class_shares"]))
+    print(f"judged by {cls_name} ({args.report}) on {report['n']} generated images:")
+    print(f"  mean top probability {report['mean_top_probability']:.4f}")
+    print(f"  share of each predicted class {shares}")
+    print(f"  Frechet distance to the test digits {report['frechet']:.3f} (floor, test vs train digits: "
+          f"{report['frechet_floor']:.3f}; ceiling, uniform noise: {report['frechet_ceiling']:.3f})")
+
+
+def _all_images(dataset):
+    import numpy as np
+
+    return dataset.get_batch(np.arange(len(dataset)))[0]
 
 
 def _style_model(args):

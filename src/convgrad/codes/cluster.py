@@ -115,13 +115,21 @@ def draw_map(points, labels, path, class_names=None, title=None):
     return path
 
 
+def _mean_where(values, mask):
+    """Row means of ``values`` over ``mask`` (inf where a row has no True)."""
+    total = np.where(mask, values, 0.0).sum(axis=1)
+    count = mask.sum(axis=1)
+    return np.where(count > 0, total / np.maximum(count, 1), np.inf)
+
+
 def ambiguous(codes, labels, n=16, k=10):
     """The ``n`` images whose ``k``-neighbourhood is most mixed between two classes.
 
     For each image, the labels of its ``k`` nearest other codes are counted; the two most common
     classes ``a`` (more) and ``b`` (fewer) make the score ``count_b``, ties broken by
     ``count_a + count_b`` (a neighbourhood of exactly two classes is more "in between" than a
-    scattered one). Ties of both go to the lower index.
+    scattered one), then by how equally far the two classes' neighbours are (the gap between their
+    mean distances, smaller first), then by index.
 
     Args:
         codes: (N, d); labels: (N,) integers >= 0; n: how many; k: neighbours.
@@ -135,14 +143,16 @@ def ambiguous(codes, labels, n=16, k=10):
         raise ShapeError(f"ambiguous: expected labels (N,) >= 0 for {len(codes)} codes, got {labels.shape}")
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ArgumentError(f"ambiguous: n must be a positive integer, got {n!r}")
-    _, idx = leave_one_out(codes, k=k)
+    dist, idx = leave_one_out(codes, k=k)
     n_classes = int(labels.max()) + 1
-    counts = np.zeros((len(codes), n_classes), np.int64)
+    counts = np.zeros((len(codes), max(n_classes, 2)), np.int64)
     np.add.at(counts, (np.repeat(np.arange(len(codes)), k), labels[idx].ravel()), 1)
     order = np.argsort(-counts, axis=1, kind="stable")
-    a, b = order[:, 0], order[:, 1] if n_classes > 1 else order[:, 0]
+    a, b = order[:, 0], order[:, 1]
     count_a = np.take_along_axis(counts, a[:, None], 1)[:, 0]
-    count_b = np.take_along_axis(counts, b[:, None], 1)[:, 0] if n_classes > 1 else np.zeros_like(count_a)
-    ranking = np.lexsort((np.arange(len(codes)), -(count_a + count_b), -count_b))[:n]
+    count_b = np.take_along_axis(counts, b[:, None], 1)[:, 0]
+    neighbour_labels = labels[idx]
+    gap = np.abs(_mean_where(dist, neighbour_labels == a[:, None]) - _mean_where(dist, neighbour_labels == b[:, None]))
+    ranking = np.lexsort((np.arange(len(codes)), gap, -(count_a + count_b), -count_b))[:n]
     return [{"index": int(i), "label": int(labels[i]), "classes": (int(a[i]), int(b[i])),
              "shares": (count_a[i] / k, count_b[i] / k)} for i in ranking]

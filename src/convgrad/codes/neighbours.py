@@ -76,11 +76,17 @@ def _exact(queries, collection, k, self_offset):
     return out_d, out_i
 
 
-def _faiss(queries, collection, k, self_offset):
+def require_faiss():
+    """The faiss module, or a one-line ArgumentError naming the extra to install."""
     try:
         import faiss
     except ImportError:
-        raise ArgumentError("knn: index='faiss' needs faiss (pip install convgrad[faiss])") from None
+        raise ArgumentError("index 'faiss' needs faiss-cpu (pip install convgrad[faiss])") from None
+    return faiss
+
+
+def _faiss(queries, collection, k, self_offset):
+    faiss = require_faiss()
     data = np.ascontiguousarray(collection, dtype=np.float32)
     if len(data) <= FAISS_FLAT_LIMIT:
         index = faiss.IndexFlatL2(data.shape[1])

@@ -79,26 +79,32 @@ def knn_agreement_table(pixels, labels, codes, k=10, codes_name="codes"):
     return [{"name": name, "dim": int(x.shape[1]), "agreement": knn_agreement(x, labels, k=k)} for name, x in rows]
 
 
+def _sqrt_psd(matrix):
+    """Square root of a symmetric positive semi-definite matrix (eigenvalues clipped at 0)."""
+    values, vectors = np.linalg.eigh((matrix + matrix.T) / 2)
+    return (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T
+
+
 def frechet_distance(a, b):
     """Fréchet distance between Gaussians fitted to two sets of feature vectors (rows).
 
-    ``||mu_a - mu_b||^2 + tr(S_a + S_b - 2 sqrtm(S_a S_b))`` with ``scipy.linalg.sqrtm`` (its tiny
-    imaginary part from rounding dropped). Identical sets give ~0.
-    """
-    from scipy import linalg
+    ``||mu_a - mu_b||^2 + tr(S_a + S_b - 2 (S_a S_b)^(1/2))``. The trace of the root is taken as
+    ``tr((S_a^1/2 S_b S_a^1/2)^1/2)`` (the same eigenvalues, of a symmetric matrix), which stays
+    exact when the covariances are singular, as those of ReLU features with silent units are, where
+    ``scipy.linalg.sqrtm(S_a @ S_b)`` warns and loses accuracy. Identical sets give ~0.
 
+    Raises:
+        ShapeError: the sets are not (N, d) of the same d with N >= 2.
+    """
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1] or min(len(a), len(b)) < 2:
         raise ShapeError(f"frechet_distance: expected two sets (N, d) of the same d, N >= 2, got {a.shape} "
                          f"and {b.shape}")
     mu_a, mu_b = a.mean(axis=0), b.mean(axis=0)
-    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    root = linalg.sqrtm(cov_a @ cov_b)
-    if not np.all(np.isfinite(root)):  # singular product: regularise as the FID reference code does
-        eps = 1e-6 * np.eye(len(cov_a))
-        root = linalg.sqrtm((cov_a + eps) @ (cov_b + eps))
-    root = np.real(root)
-    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2.0 * np.trace(root))
+    cov_a, cov_b = np.cov(a, rowvar=False).reshape(a.shape[1], -1), np.cov(b, rowvar=False).reshape(b.shape[1], -1)
+    root_a = _sqrt_psd(cov_a)
+    trace_root = np.sqrt(np.clip(np.linalg.eigvalsh(root_a @ cov_b @ root_a), 0, None)).sum()
+    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2.0 * trace_root)
 
 
 def classifier_view(classifier, images, mean=(0.0,), std=(1.0,), batch_size=500):
