@@ -16,6 +16,7 @@ from .creation import (arange, as_tensor, empty, eye, from_numpy, full, linspace
                        rand_like, randint, randn, randn_like, randperm, tensor, zeros, zeros_like)
 from . import functional
 from .kernels.conv_algo import set_conv_algorithm, set_fft_min_kernel, set_workspace_limit
+from .kernels.blas import get_num_threads, set_num_threads
 from . import nn
 from . import filters, image
 from . import optim

@@ -45,12 +45,21 @@ class CheckpointError(FileFormatError):
 # ----------------------------------------------------------------------------------------------
 def atomic_write(path, write):
     """Call ``write(fileobj)`` on a temporary file next to ``path``, then fsync and rename it over
-    ``path``. If anything fails, ``path`` keeps its previous content and the temporary file goes."""
+    ``path``. If anything fails, ``path`` keeps its previous content and the temporary file goes.
+    The file gets the permissions an ordinary new file gets (0666 less the umask), not the 0600
+    of a temporary file.
+
+    Raises:
+        IsADirectoryError: ``path`` is a directory.
+    """
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise IsADirectoryError(21, "is a directory, not a file name", path)
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -70,6 +79,20 @@ def atomic_write(path, write):
         pass
     finally:
         os.close(dir_fd)
+
+
+def _umask():
+    """The process's umask: from /proc where Linux shows it, else by setting it and putting it back."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 # ----------------------------------------------------------------------------------------------
