@@ -18,15 +18,15 @@ import numpy as np
 import convgrad as cg
 from convgrad import models, optim
 from convgrad.codes import knn_agreement_table
-from convgrad.data import MNIST, DataLoader
+from convgrad.data import MNIST, DataLoader, open_data
 from convgrad.data.datasets import ArrayDataset
 from convgrad.data.transforms import Compose, RandomAffine, ToTensor
 from convgrad.io import save_checkpoint
 from convgrad.kernels.blas import blas_threads
 from convgrad.nn import functional as F
 
-PREPROCESSING = {"kind": "idx", "input_size": [1, 28, 28], "mean": [0.0], "std": [1.0],
-                 "classes": [str(d) for d in range(10)]}
+# the bundled sample's own description, with inputs in [0, 1] (mean 0, std 1) like the targets
+PREPROCESSING = dict(open_data(None).preprocessing, mean=[0.0], std=[1.0])
 
 
 def train(images, epochs, batch_size, lr, augment, noise, seed, log=print):

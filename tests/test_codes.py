@@ -17,12 +17,11 @@ from convgrad import codes, models, nn
 from convgrad.cli import main
 from convgrad.codes import neighbours
 from convgrad.codes.grids import CAPTION_HEIGHT, GAP
-from convgrad.data import MNIST
+from convgrad.data import MNIST, open_data
 from convgrad.io import save_checkpoint
 from convgrad.models.vgg import make_layers
 
-MNIST_PRE = {"kind": "idx", "input_size": [1, 28, 28], "mean": [0.0], "std": [1.0],
-             "classes": [str(d) for d in range(10)]}
+MNIST_PRE = dict(open_data(None).preprocessing, mean=[0.0], std=[1.0])  # inputs in [0, 1]
 
 
 def grid_size(n_tiles, cols, side=28, scale=2, captions=True):
@@ -511,3 +510,37 @@ def test_frechet_distance_with_singular_covariances():
     b = a[::-1] + [0.5, 0, 0, 0, 0]
     assert abs(codes.frechet_distance(a, a)) < 1e-8
     assert codes.frechet_distance(a, b) == pytest.approx(0.25, rel=1e-6)  # same covariance, mean moved 0.5
+
+
+def write_idx_dir(folder, images_by_split):
+    """MNIST IDX files (uncompressed) for {"train": (images, labels), "t10k": (...)}."""
+    import struct
+
+    folder.mkdir()
+    for prefix, (images, labels) in images_by_split.items():
+        with open(folder / f"{prefix}-images-idx3-ubyte", "wb") as f:
+            f.write(struct.pack(">IIII", 2051, *images.shape) + images.astype(np.uint8).tobytes())
+        with open(folder / f"{prefix}-labels-idx1-ubyte", "wb") as f:
+            f.write(struct.pack(">II", 2049, len(labels)) + labels.astype(np.uint8).tobytes())
+
+
+def test_embed_data_dir_renormalised_to_the_checkpoint(tmp_path, capsys):
+    """--data DIR is read with open_data (normalised with the data's mean/std) and brought to the
+    checkpoint's own normalisation: the codes equal a direct encode of the checkpoint's inputs."""
+    test = MNIST(train=False)
+    folder = tmp_path / "mnist"
+    write_idx_dir(folder, {"train": (test.data[100:160], test.targets[100:160]),
+                           "t10k": (test.data[:30], test.targets[:30])})
+    cg.manual_seed(3)
+    model = models.get_model("conv_autoencoder", code_dim=5, widths=[4, 4])
+    pre = dict(MNIST_PRE, mean=[0.5], std=[0.25])
+    save_checkpoint(tmp_path / "ae.npz", model, preprocessing=pre)
+    out = tmp_path / "c.npz"
+    code, _, _ = run(["embed", str(tmp_path / "ae.npz"), "--data", str(folder), "--out", str(out)], capsys)
+    assert code == 0
+    emb, labels = codes.load_embeddings(out)
+    np.testing.assert_array_equal(labels, test.targets[:30])
+    with cg.no_grad():
+        x = ((test.data[:30, None] / 255.0 - 0.5) / 0.25).astype(np.float32)
+        direct = model.eval().encode(cg.from_numpy(x)).numpy()
+    np.testing.assert_allclose(emb, direct, rtol=1e-4, atol=1e-5)

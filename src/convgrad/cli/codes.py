@@ -104,31 +104,33 @@ def _embed_to(args, out, progress=True):
     from ..codes.collection import open_for_model
 
     _positive(args.batch_size, "--batch-size")
-    model, pre, name, dataset = open_for_model(args.checkpoint, args.data, args.split)
-    embed_dataset(model, dataset, out, batch_size=args.batch_size, progress=progress)
-    return model, pre, name, dataset
+    loaded, dataset = open_for_model(args.checkpoint, args.data, args.split)
+    embed_dataset(loaded.model, dataset, out, batch_size=args.batch_size, progress=progress)
+    return loaded, dataset
 
 
 def _pixels(dataset, pre, batch=1000):
+    """The collection's images in [0, 1], flattened (N, C*H*W): the raw-pixel row of the report."""
     import numpy as np
 
     from ..codes.collection import to_display
 
-    return np.concatenate([to_display(dataset.get_batch(np.arange(s, min(s + batch, len(dataset))))[0], pre)
-                           .reshape(-1, int(np.prod(dataset.get_batch(np.arange(1))[0].shape[1:])))
-                           for s in range(0, len(dataset), batch)])
+    n = len(dataset)
+    parts = [to_display(dataset.get_batch(np.arange(s, min(s + batch, n)))[0], pre) for s in range(0, n, batch)]
+    return np.concatenate([p.reshape(len(p), -1) for p in parts])
 
 
 def run_embed(args):
     from ..codes import knn_agreement_table, load_embeddings
 
-    _, pre, name, dataset = _embed_to(args, args.out)
+    loaded, dataset = _embed_to(args, args.out)
     embeddings, labels = load_embeddings(args.out)
     print(f"wrote {args.out}: {embeddings.shape[0]} embeddings of dimension {embeddings.shape[1]} "
-          f"({name}, {args.split} split)")
+          f"({loaded.name}, {args.split} split)")
     if args.report:
         print("10-NN leave-one-out label agreement")
-        for row in knn_agreement_table(_pixels(dataset, pre), labels, embeddings, k=10, codes_name=f"{name} codes"):
+        pixels = _pixels(dataset, loaded.preprocessing)
+        for row in knn_agreement_table(pixels, labels, embeddings, k=10, codes_name=f"{loaded.name} codes"):
             print(f"  {row['name']:<28} d={row['dim']:<5} {row['agreement']:.4f}")
     return 0
 
@@ -138,9 +140,9 @@ def _temporary_codes(args):
 
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "codes.npz")
-        model, pre, name, dataset = _embed_to(args, path)
+        loaded, dataset = _embed_to(args, path)
         embeddings, labels = load_embeddings(path)
-    return model, pre, dataset, embeddings, labels
+    return loaded.model, loaded.preprocessing, dataset, embeddings, labels
 
 
 def run_similar(args):
@@ -153,8 +155,7 @@ def run_similar(args):
     _positive(args.k, "--k")
     if args.index == "faiss":
         require_faiss()
-    _, pre, _ = load_model(args.checkpoint)
-    query = load_query(args.image, pre)  # a bad image fails before the collection is encoded
+    query = load_query(args.image, load_model(args.checkpoint).preprocessing)  # a bad image fails early
     model, pre, dataset, embeddings, labels = _temporary_codes(args)
     if args.k > len(embeddings):
         raise ArgumentError(f"--k {args.k} is more than the {len(embeddings)} images of the collection")
@@ -204,11 +205,12 @@ def run_cluster(args):
 
 def run_generate(args):
     from ..codes import interpolate, sample, save_grid
-    from ..codes.collection import load_model, load_query, to_display
+    from ..codes.collection import load_model, load_query, outputs_to_display
     from ..codes.generate import _decoder
 
     _positive(args.n, "--n")
-    model, pre, name = load_model(args.checkpoint)
+    loaded = load_model(args.checkpoint)
+    model, pre, name = loaded.model, loaded.preprocessing, loaded.name
     _decoder(model)  # a classifier fails here, in one line
     if args.interpolate:
         _positive(args.steps, "--steps")
@@ -216,25 +218,26 @@ def run_generate(args):
             raise ArgumentError(f"--steps must be at least 2, got {args.steps}")
         a, b = (load_query(path, pre) for path in args.interpolate)
         images = interpolate(model, a, b, steps=args.steps)
-        save_grid(to_display(images, pre), args.out, nrow=args.steps)
+        save_grid(outputs_to_display(images, loaded), args.out, nrow=args.steps)
         print(f"wrote {args.out}: {args.steps} images from {args.interpolate[0]} to {args.interpolate[1]} ({name})")
         return 0
     images = sample(model, n=args.n, seed=args.seed)
-    save_grid(to_display(images, pre), args.out, nrow=8)
+    save_grid(outputs_to_display(images, loaded), args.out, nrow=8)
     print(f"wrote {args.out}: {args.n} images drawn by {name} (seed {args.seed})")
     if args.report:
-        _generation_report(model, pre, args)
+        _generation_report(loaded, args)
     return 0
 
 
-def _generation_report(model, pre, args, n=REPORT_IMAGES):
+def _generation_report(loaded, args, n=REPORT_IMAGES):
     from ..codes import generation_report, sample
-    from ..codes.collection import load_model, open_collection, to_display
+    from ..codes.collection import load_model, open_collection, outputs_to_display
 
-    classifier, cls_pre, cls_name = load_model(args.report)
-    generated = to_display(sample(model, n=n, seed=args.seed + 1), pre)
+    judge = load_model(args.report)
+    cls_pre, cls_name = judge.preprocessing, judge.name
+    generated = outputs_to_display(sample(loaded.model, n=n, seed=args.seed + 1), loaded)
     real = [_all_images(open_collection(None, split, {})) for split in ("test", "train")]
-    report = generation_report(classifier, generated, real[0], real[1], cls_pre.get("mean", [0.0]),
+    report = generation_report(judge.model, generated, real[0], real[1], cls_pre.get("mean", [0.0]),
                                cls_pre.get("std", [1.0]), seed=args.seed)
     shares = " ".join(f"{c}:{s:.2f}" for c, s in enumerate(report["class_shares"]))
     print(f"judged by {cls_name} ({args.report}) on {report['n']} generated images:")
