@@ -28,6 +28,12 @@ def _collection_args(parser):
     parser.add_argument("--batch-size", type=int, default=256, help="images per forward pass (default: 256)")
 
 
+def _codes_arg(parser):
+    parser.add_argument("--codes", metavar="CODES.npz",
+                        help="codes written by `convgrad embed` for this checkpoint and collection (else they are "
+                        "computed now)")
+
+
 def register(sub):
     embed = sub.add_parser("embed", help="write the codes of a collection to an .npz",
                            description="Encode every image of the collection with CHECKPOINT (an autoencoder's "
@@ -48,6 +54,7 @@ def register(sub):
     similar.add_argument("--out", metavar="GRID.png", help="write the query and its neighbours as a grid")
     similar.add_argument("--index", choices=("exact", "faiss"), default="exact",
                          help="exact NumPy search (default) or faiss (pip install convgrad[faiss])")
+    _codes_arg(similar)
     similar.set_defaults(handler=run_similar)
 
     cluster = sub.add_parser("cluster", help="k-means on the codes: purity, NMI, a 2-D map, ambiguous images",
@@ -61,6 +68,7 @@ def register(sub):
     cluster.add_argument("--ambiguous", type=_k, metavar="N", help="list and draw the N most ambiguous images")
     cluster.add_argument("--ambiguous-out", metavar="GRID.png",
                          help="grid of the ambiguous images (default: MAP_ambiguous.png beside --out)")
+    _codes_arg(cluster)
     cluster.set_defaults(handler=run_cluster)
 
     generate = sub.add_parser("generate", help="draw new images with a VAE or GAN checkpoint",
@@ -135,9 +143,18 @@ def run_embed(args):
     return 0
 
 
-def _temporary_codes(args):
+def _collection_codes(args):
+    """The model, its preprocessing, the collection and its codes (from --codes, or computed now)."""
     from ..codes import load_embeddings
+    from ..codes.collection import open_for_model
 
+    if args.codes:
+        loaded, dataset = open_for_model(args.checkpoint, args.data, args.split)
+        embeddings, labels = load_embeddings(args.codes)
+        if len(embeddings) != len(dataset):
+            raise ArgumentError(f"--codes {args.codes} holds {len(embeddings)} codes, the collection has "
+                                f"{len(dataset)} images (embed the same --data and --split)")
+        return loaded.model, loaded.preprocessing, dataset, embeddings, labels
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "codes.npz")
         loaded, dataset = _embed_to(args, path)
@@ -156,7 +173,7 @@ def run_similar(args):
     if args.index == "faiss":
         require_faiss()
     query = load_query(args.image, load_model(args.checkpoint).preprocessing)  # a bad image fails early
-    model, pre, dataset, embeddings, labels = _temporary_codes(args)
+    model, pre, dataset, embeddings, labels = _collection_codes(args)
     if args.k > len(embeddings):
         raise ArgumentError(f"--k {args.k} is more than the {len(embeddings)} images of the collection")
     dist, idx = knn(encode_batch(model, query), embeddings, k=args.k, index=args.index)
@@ -178,7 +195,7 @@ def run_cluster(args):
     _positive(args.k, "--k")
     if args.ambiguous is not None:
         _positive(args.ambiguous, "--ambiguous")
-    model, pre, dataset, embeddings, labels = _temporary_codes(args)
+    model, pre, dataset, embeddings, labels = _collection_codes(args)
     clusters = kmeans(embeddings, k=args.k)
     print(f"k-means, k={args.k}, on {len(embeddings)} codes of dimension {embeddings.shape[1]}: "
           f"purity {purity(labels, clusters):.4f}  NMI {nmi(labels, clusters):.4f}")
