@@ -265,14 +265,14 @@ def summary(model, input_size, batch_size=1, dtype=None, fast=True):
         outs = ev.outputs
         first_out = tuple(outs[0].shape) if outs else ()
         rows.append(LayerRow(name=ev.name, type=type(m).__name__, input_shape=in_shape,
-                             output_shape=_out_shape(ev.output), params=sum(p.data.size for p in own),
-                             trainable=sum(p.data.size for p in own if p.requires_grad),
+                             output_shape=_out_shape(ev.output), params=sum(p._data.size for p in own),
+                             trainable=sum(p._data.size for p in own if p.requires_grad),
                              macs=_macs(m, in_shape, first_out) if outs else 0,
-                             activation_bytes=sum(t.data.nbytes for t in outs), module=m))
-    total = sum(p.data.size for p in params)
-    trainable = sum(p.data.size for p in params if p.requires_grad)
+                             activation_bytes=sum(t._data.nbytes for t in outs), module=m))
+    total = sum(p._data.size for p in params)
+    trainable = sum(p._data.size for p in params if p.requires_grad)
     return Summary(type(model).__name__, tuple(x.shape), rows, total, trainable,
-                   sum(p.data.nbytes for p in params), _out_shape(out))
+                   sum(p._data.nbytes for p in params), _out_shape(out))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -349,6 +349,27 @@ def _axis_size_formula(n_in, k, s, p, d, ceil_mode, transposed=False, output_pad
     rnd = "ceil" if ceil_mode else "floor"
     value = (-(-top // s) if ceil_mode else top // s) + 1
     return f"{rnd}(({inner}) / {s}) + 1 = {value}", value
+
+
+def output_size_formula(size, kernel, stride=1, padding=0, dilation=1, ceil_mode=False):
+    """The output size of one axis of a convolution or pooling window, with its formula filled in
+    as :func:`explain` prints it.
+
+    Args:
+        size, kernel, stride, padding, dilation: the axis's input size and the layer's settings.
+        ceil_mode: round up instead of down (pooling).
+
+    Returns:
+        ``(text, value)``, e.g. ``("floor((28 + 2*2 - 5) / 2) + 1 = 14", 14)``. The value is the
+        formula's; PyTorch's pooling with ``ceil_mode`` drops a last window that would start in
+        the right padding, which the formula does not (``explain`` notes the difference).
+
+    Example::
+
+        >>> output_size_formula(28, 5, padding=2)
+        ('(28 + 2*2 - 5) + 1 = 28', 28)
+    """
+    return _axis_size_formula(size, kernel, stride, padding, dilation, bool(ceil_mode))
 
 
 def _join(parts):
@@ -520,8 +541,8 @@ def explain(model, input_size, batch_size=1, dtype=None, fast=True):
         else:
             own = [p for p in m._parameters.values() if p is not None and id(p) not in seen]
             if own:
-                body.append("params " + " + ".join(f"{p.data.size:,}" for p in own)
-                            + f" = {sum(p.data.size for p in own):,}")
+                body.append("params " + " + ".join(f"{p._data.size:,}" for p in own)
+                            + f" = {sum(p._data.size for p in own):,}")
         seen.update(id(p) for p in m._parameters.values() if p is not None)
         window = _window_of(m, in_shape, out_shape) if field is not None else None
         if window is not None:
