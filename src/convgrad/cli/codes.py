@@ -1,10 +1,11 @@
 """``convgrad embed | similar | cluster | generate | stylize``: codes without labels, and new images.
 
 Thin: each verb parses, calls ``convgrad.codes`` and prints. The collection is the bundled MNIST
-test split unless ``--data DIR`` (MNIST IDX files) is given; images are normalised with the
-checkpoint's own preprocessing.
+test split unless ``--data DIR`` is given (any data ``convgrad.data.open_data`` reads); images are
+normalised with the checkpoint's own preprocessing.
 """
 import os
+import sys
 import tempfile
 
 from ..errors import ArgumentError
@@ -22,7 +23,7 @@ def _k(text):
 
 def _collection_args(parser):
     parser.add_argument("checkpoint", metavar="CHECKPOINT")
-    parser.add_argument("--data", metavar="DIR", help="MNIST IDX directory (default: the bundled sample)")
+    parser.add_argument("--data", metavar="DIR", help="the collection: any data open_data reads (default: the bundled MNIST sample)")
     parser.add_argument("--split", choices=("test", "train"), default="test",
                         help="which split to encode (default: test, in its order)")
     parser.add_argument("--batch-size", type=int, default=256, help="images per forward pass (default: 256)")
@@ -295,6 +296,9 @@ def run_stylize(args):
         _positive(value, flag)
     model = _style_model(args)
     features = feature_stack(model)
+    if not os.path.isfile(args.model) and not args.weights:
+        print(f"note: {args.model} has random weights (no --weights given): expect a texture mix, not a "
+              "painting", file=sys.stderr)
     channels = next(m for m in features if isinstance(m, nn.Conv2d)).in_channels
     content = load_image(args.content, channels, args.size)
     style = load_image(args.style, channels, args.size)
