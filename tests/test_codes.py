@@ -4,7 +4,6 @@ Verb tests run ``convgrad.cli.main`` in-process on the bundled MNIST sample with
 models (the verbs must write their files whatever the weights); the one test about what training
 buys (autoencoder codes retrieve better than raw pixels on held-out digits) trains a short run.
 """
-import os
 import sys
 
 import numpy as np

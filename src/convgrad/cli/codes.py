@@ -23,7 +23,8 @@ def _k(text):
 
 def _collection_args(parser):
     parser.add_argument("checkpoint", metavar="CHECKPOINT")
-    parser.add_argument("--data", metavar="DIR", help="the collection: any data open_data reads (default: the bundled MNIST sample)")
+    parser.add_argument("--data", metavar="DIR",
+                        help="the collection: any data open_data reads (default: the bundled MNIST sample)")
     parser.add_argument("--split", choices=("test", "train"), default="test",
                         help="which split to encode (default: test, in its order)")
     parser.add_argument("--batch-size", type=int, default=256, help="images per forward pass (default: 256)")
