@@ -556,3 +556,15 @@ def test_out_arguments_and_the_one_hot_idiom_match_torch():
         ours = cg.zeros(10, dtype=cg.float).scatter_(0, cg.tensor(y), value=1)
         theirs = torch.zeros(10, dtype=torch.float).scatter_(0, torch.tensor(y), value=1)
         np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+def test_shape_rules_of_the_new_ops_agree_with_their_forward():
+    from convgrad.functional import indexing, norms, sorting
+    x = cg.randn(3, 4, 5)
+    idx = np.zeros((2, 4, 5), np.int64)
+    assert indexing.Gather.output_shape(x.shape, 0, idx.shape) == tuple(cg.gather(x, 0, cg.tensor(idx)).shape)
+    assert indexing.Scatter.output_shape(x.shape) == tuple(cg.scatter(x, 0, cg.tensor(idx), 1.0).shape)
+    assert sorting.TakeAlong.output_shape(x.shape, 1, (3, 2, 5)) == tuple(cg.topk(x, 2, 1).values.shape)
+    assert sorting.CumSum.output_shape(x.shape, 2) == tuple(cg.cumsum(x, 2).shape)
+    for axes, keep in (((1,), False), ((0, 2), True), ((0, 1, 2), False)):
+        assert norms.Norm.output_shape(x.shape, 2.0, axes, keep) == tuple(x.norm(2, axes, keep).shape)

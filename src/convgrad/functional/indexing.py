@@ -84,6 +84,10 @@ class Scatter(Function):
         return out
 
     @staticmethod
+    def output_shape(shape, *args, **kwargs):
+        return tuple(shape)
+
+    @staticmethod
     def backward(ctx, grad):
         na, _, _, ns = ctx.needs_input_grad
         ga = gs = None
@@ -103,6 +107,10 @@ class MaskedFill(Function):
     def forward(ctx, a, mask, value):
         ctx.mask, ctx.shape, ctx.value_shape = mask, a.shape, np.shape(value)
         return np.where(mask, np.asarray(value, a.dtype), a)
+
+    @staticmethod
+    def output_shape(shape, *args, **kwargs):
+        return tuple(shape)
 
     @staticmethod
     def backward(ctx, grad):
