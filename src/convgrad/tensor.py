@@ -599,7 +599,7 @@ class Tensor:
         return self
 
     def cuda(self, device=None, non_blocking=False, memory_format=None):
-        device_mod.device("cuda" if device is None else device)  # raises: convgrad runs on the CPU
+        device_mod.check_device("cuda" if device is None else device, "Tensor.cuda")  # raises: CPU only
         return self  # pragma: no cover
 
     def pin_memory(self, device=None):
