@@ -311,6 +311,7 @@ def test_second_trainer_is_refused_and_stale_locks_are_replaced(tmp_path, capsys
     assert not (out / "run.lock").exists()
 
 
+@pytest.mark.slow
 def test_absurd_batch_size_and_max_train_are_said(tmp_path):
     """#14.18: a batch larger than the data and --max-train beyond it each get one line."""
     proc = run_cli(["train", "--batch-size", "10000000000000", "--max-train", "100000", "--max-test", "100",
