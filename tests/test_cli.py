@@ -279,6 +279,31 @@ def test_resume_refuses_settings_it_cannot_honour_and_extends_finished_runs(trai
         np.testing.assert_array_equal(extended.model_state[key], value, err_msg=key)
     assert json.load(open(short / "config.json"))["config"]["epochs"] == 2
     assert len(extended.extra["history"]) == 2
+    # an extension stopped half way resumes (it is not 'finished' because of the old model.npz)
+    import shutil
+    import threading
+
+    from convgrad.training import resume_run
+
+    class StopAt:
+        def __init__(self, event, step):
+            self.event, self.step = event, step
+
+        def on_step_end(self, step, logs):
+            if step == self.step:
+                self.event.set()
+
+    copy = tmp_path / "copy"
+    shutil.copytree(short, copy)
+    whole = resume_run(short, log=None, progress=False, epochs=3)
+    stop = threading.Event()
+    half = resume_run(copy, log=None, progress=False, epochs=3, callbacks=[StopAt(stop, 100)], stop=stop)
+    assert half["stopped"] and half["step"] == 100
+    done = resume_run(copy, log=None, progress=False)
+    assert not done["stopped"] and done["test_accuracy"] == whole["test_accuracy"]
+    a, b = load_checkpoint(short / "model.npz"), load_checkpoint(copy / "model.npz")
+    for key, value in a.model_state.items():
+        np.testing.assert_array_equal(b.model_state[key], value, err_msg=key)
 
 
 def test_failed_run_directory_can_be_reused(tmp_path, capsys):

@@ -427,10 +427,13 @@ def resume_run(run_dir, log=print, progress=True, callbacks=(), stop=None, epoch
     run_dir = os.fspath(run_dir)
     cfg = _read_config(run_dir)
     cfg = _apply_resume_settings(cfg, settings or {}, run_dir)
-    finished = os.path.isfile(os.path.join(run_dir, MODEL_FILE))
     ckpt_path = os.path.join(run_dir, CHECKPOINT_FILE)
     with _locked(run_dir, log):
         ckpt = load_checkpoint(ckpt_path) if os.path.isfile(ckpt_path) else None
+        # finished: its model is saved and no checkpoint is behind (an extension interrupted
+        # half way has the old model.npz beside a checkpoint short of the new epochs)
+        finished = os.path.isfile(os.path.join(run_dir, MODEL_FILE)) and (
+            ckpt is None or int(ckpt.training.get("epoch", 0)) >= cfg["epochs"])
         extend_from = None
         if epochs is not None and epochs != cfg["epochs"]:
             extend_from = _check_extension(run_dir, cfg, ckpt, epochs, finished)
