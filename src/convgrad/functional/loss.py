@@ -85,9 +85,8 @@ def _row_grad(grad, reduction, denom, m):
         return grad.reshape(m)
     if reduction == "sum":
         return np.broadcast_to(grad, (m,))
-    if denom == 0:  # every target ignored: the loss is NaN, as in PyTorch
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.broadcast_to(grad / denom, (m,))
+    if denom == 0:  # every target ignored: the loss is NaN but, as in PyTorch, the gradient is 0
+        return np.zeros(m, grad.dtype)
     return np.broadcast_to(grad / denom, (m,))
 
 
@@ -118,7 +117,7 @@ def _check_class_targets(op, input, target, ignore_index):
         raise ShapeError(f"{op}: expected target of shape {shape_str(expected)} for input of shape "
                          f"{shape_str(input.shape)}, got {shape_str(target.shape)}")
     c = _class_count(input)
-    t = target.data
+    t = target._data
     if t.size == 0 or (t.min() >= 0 and t.max() < c):  # the common case, two reductions
         return
     bad = (t != ignore_index) & ((t < 0) | (t >= c))
@@ -134,7 +133,7 @@ def _class_weight(op, weight, input):
     c = _class_count(input)
     if weight.shape != (c,):
         raise ShapeError(f"{op}: expected weight of shape ({c},), one per class, got {shape_str(weight.shape)}")
-    return weight.data.astype(input.dtype, copy=False)
+    return weight._data.astype(input.dtype, copy=False)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -472,7 +471,10 @@ class BinaryCrossEntropyWithLogits(_PointwiseLoss):
 
 class KLDiv(_PointwiseLoss):
     """Pointwise t (log t - x) (``input`` holds log-probabilities), or e^t (t - x) with log_target.
-    Where t = 0 the term is 0 (t log t -> 0)."""
+
+    ``t log t`` is PyTorch's ``xlogy(t, t)``: 0 where t = 0, NaN where t < 0 (a negative
+    probability has no logarithm), so negative targets give NaN as in PyTorch. Its derivative
+    ``log t + 1`` is NaN at t = 0 too (PyTorch's xlogy rule: 0 / 0)."""
 
     @staticmethod
     def elementwise(ctx, x, t, log_target=False):
@@ -482,7 +484,7 @@ class KLDiv(_PointwiseLoss):
             ctx.et = et
             return et * (t - x)
         with np.errstate(divide="ignore", invalid="ignore"):
-            t_log_t = np.where(t > 0, t * np.log(np.where(t > 0, t, 1)), 0)
+            t_log_t = np.where(t == 0, 0, t * np.log(np.where(t > 0, t, np.nan)))
         return t_log_t - t * x
 
     @staticmethod
@@ -490,9 +492,9 @@ class KLDiv(_PointwiseLoss):
         if ctx.log_target:
             return -ctx.et, (ctx.et * (t - x + 1) if nt else None)
         dt = None
-        if nt:  # d/dt [t log t] = log t + 1 (-> -inf as t -> 0+)
-            with np.errstate(divide="ignore"):
-                dt = np.log(t) + 1 - x
+        if nt:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                dt = np.where(t == 0, np.nan, np.log(t) + 1) - x
         return -np.broadcast_to(t, np.broadcast_shapes(x.shape, t.shape)), dt
 
 
@@ -527,11 +529,11 @@ def _elementwise_weight(op, weight, input, same_shape=False):
         raise ShapeError(f"{op}: expected weight of the input's shape {shape_str(input.shape)}, got "
                          f"{shape_str(weight.shape)}")
     try:
-        np.broadcast_to(weight.data, input.shape)
+        np.broadcast_to(weight._data, input.shape)
     except ValueError:
         raise ShapeError(f"{op}: weight of shape {shape_str(weight.shape)} does not broadcast to the input's "
                          f"shape {shape_str(input.shape)}") from None
-    return weight.data.astype(input.dtype, copy=False)
+    return weight._data.astype(input.dtype, copy=False)
 
 
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
@@ -588,11 +590,15 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     op = "binary_cross_entropy"
     target = _check_pair(op, input, target, same_shape=True)
     reduction = _reduction(op, size_average, reduce, reduction)
-    x = input.data
+    x = input._data
     if x.size and not (np.all(x >= 0) and np.all(x <= 1)):  # also catches NaN
         bad = x[~((x >= 0) & (x <= 1))].reshape(-1)[0]
         raise ArgumentError(f"{op}: all elements of input should be between 0 and 1 (probabilities), got "
                             f"{float(bad)}; use binary_cross_entropy_with_logits on raw scores")
+    t = target._data
+    if t.size and not (np.all(t >= 0) and np.all(t <= 1)):  # PyTorch's rule for the target too
+        bad = t[~((t >= 0) & (t <= 1))].reshape(-1)[0]
+        raise ArgumentError(f"{op}: all elements of target should be between 0 and 1, got {float(bad)}")
     return BinaryCrossEntropy.apply(input, target, reduction=reduction,
                                     weight=_elementwise_weight(op, weight, input))
 
@@ -608,12 +614,12 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     if pos_weight is not None:
         pw = _as_tensor(op, "pos_weight", pos_weight)
         try:
-            np.broadcast_to(pw.data, input.shape)
+            np.broadcast_to(pw._data, input.shape)
         except ValueError:
             raise ShapeError(f"{op}: pos_weight of shape {shape_str(pw.shape)} does not broadcast to the "
                              f"input's shape {shape_str(input.shape)} (expected one value per class, "
                              f"the last dimension)") from None
-        pw = pw.data.astype(input.dtype, copy=False)
+        pw = pw._data.astype(input.dtype, copy=False)
     return BinaryCrossEntropyWithLogits.apply(input, target, reduction=reduction, pos_weight=pw,
                                               weight=_elementwise_weight(op, weight, input))
 

@@ -265,14 +265,14 @@ def summary(model, input_size, batch_size=1, dtype=None, fast=True):
         outs = ev.outputs
         first_out = tuple(outs[0].shape) if outs else ()
         rows.append(LayerRow(name=ev.name, type=type(m).__name__, input_shape=in_shape,
-                             output_shape=_out_shape(ev.output), params=sum(p.data.size for p in own),
-                             trainable=sum(p.data.size for p in own if p.requires_grad),
+                             output_shape=_out_shape(ev.output), params=sum(p._data.size for p in own),
+                             trainable=sum(p._data.size for p in own if p.requires_grad),
                              macs=_macs(m, in_shape, first_out) if outs else 0,
-                             activation_bytes=sum(t.data.nbytes for t in outs), module=m))
-    total = sum(p.data.size for p in params)
-    trainable = sum(p.data.size for p in params if p.requires_grad)
+                             activation_bytes=sum(t._data.nbytes for t in outs), module=m))
+    total = sum(p._data.size for p in params)
+    trainable = sum(p._data.size for p in params if p.requires_grad)
     return Summary(type(model).__name__, tuple(x.shape), rows, total, trainable,
-                   sum(p.data.nbytes for p in params), _out_shape(out))
+                   sum(p._data.nbytes for p in params), _out_shape(out))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -520,8 +520,8 @@ def explain(model, input_size, batch_size=1, dtype=None, fast=True):
         else:
             own = [p for p in m._parameters.values() if p is not None and id(p) not in seen]
             if own:
-                body.append("params " + " + ".join(f"{p.data.size:,}" for p in own)
-                            + f" = {sum(p.data.size for p in own):,}")
+                body.append("params " + " + ".join(f"{p._data.size:,}" for p in own)
+                            + f" = {sum(p._data.size for p in own):,}")
         seen.update(id(p) for p in m._parameters.values() if p is not None)
         window = _window_of(m, in_shape, out_shape) if field is not None else None
         if window is not None:

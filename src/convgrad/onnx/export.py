@@ -53,9 +53,9 @@ class _Graph:
         self.param_names = {id(p): n for n, p in model.named_parameters()}
         for n, b in model.named_buffers():
             self.param_names[id(b)] = n
-            self.arrays[id(b.data)] = n
+            self.arrays[id(b._data)] = n
         for n, p in model.named_parameters():
-            self.arrays[id(p.data)] = n
+            self.arrays[id(p._data)] = n
         self.batch = None
         self.event_index = None
         self.free = []           # (event index, tensor) of constants that are not parameters/buffers
@@ -81,11 +81,11 @@ class _Graph:
         if isinstance(x, Tensor):
             if id(x) in self.names:
                 return self.names[id(x)]
-            name = self.param_names.get(id(x)) or self.arrays.get(id(x.data))
+            name = self.param_names.get(id(x)) or self.arrays.get(id(x._data))
             if name is None:  # made outside convgrad's ops: checked against a second trace
                 self.free.append((self.event_index, x))
             self.keep.append(x)
-            self.names[id(x)] = self.initializer(x.data, name)
+            self.names[id(x)] = self.initializer(x._data, name)
             return self.names[id(x)]
         if isinstance(x, np.ndarray):
             name = self.arrays.get(id(x))
@@ -497,7 +497,7 @@ def _softmin(g, ev):
 def _prelu(g, ev):
     inp, weight = ev.args[0], ev.args[1]
     slope = g.value(weight)
-    if weight.data.size != 1 and inp.ndim > 2:
+    if weight._data.size != 1 and inp.ndim > 2:
         slope = g.node("Reshape", [slope, g.const([-1] + [1] * (inp.ndim - 2))], ev.name)
     return g.node("PRelu", [g.value(inp), slope], ev.name)
 
@@ -619,13 +619,13 @@ def export(model, example_input, path=None, opset_version=DEFAULT_OPSET, input_n
 def _check_constants(model, x, events, free):
     """Tensors that no recorded op produced become constants in the graph; that is only right if
     they do not depend on the input. Trace again on another input and compare them."""
-    other = Tensor(x.data + np.random.default_rng(0).standard_normal(x.shape).astype(x.dtype))
+    other = Tensor(x._data + np.random.default_rng(0).standard_normal(x.shape).astype(x.dtype))
     with no_grad(), eval_mode(model), record(model, is_leaf=lambda m: False) as again:
         model(other)
     for index, tensor in free:
         ev = events[index]
         pos = next(i for i, t in enumerate(ev.inputs) if t is tensor)
-        if len(again) != len(events) or not np.array_equal(again[index].inputs[pos].data, tensor.data):
+        if len(again) != len(events) or not np.array_equal(again[index].inputs[pos]._data, tensor._data):
             raise ExportError(f"convgrad.onnx.export: a tensor used by '{ev.type_name}' in "
                               f"'{ev.name or type(model).__name__}' was made outside convgrad's ops and "
                               "depends on the input (NumPy code in forward?); it cannot be exported")
