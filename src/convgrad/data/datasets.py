@@ -7,7 +7,7 @@ import os
 
 import numpy as np
 
-from ..errors import ShapeError
+from ..errors import FileFormatError, ShapeError
 from .mnist import MNIST_MEAN, MNIST_STD, load_mnist_arrays
 from .transforms import Compose, Normalize, RandomAffine, ToTensor, _call
 
@@ -19,7 +19,7 @@ class ArrayDataset:
 
     Args:
         images: array ``(N, ...)``, typically uint8 ``(N, H, W)``; kept as given (no float copy).
-        targets: integer array ``(N,)``.
+        targets: integer array ``(N,)`` (floats are accepted only when integral: 1.0, not 1.5).
         transform: batch transform applied to the images of each batch (see ``transforms``).
     """
 
@@ -28,6 +28,13 @@ class ArrayDataset:
         if targets.ndim != 1 or len(images) != len(targets):
             raise ShapeError(f"ArrayDataset: expected images (N, ...) and targets (N,), got {images.shape} "
                              f"and {targets.shape}")
+        if targets.dtype.kind not in "iub":
+            numeric = targets.astype(np.float64) if targets.dtype.kind == "f" else None
+            if numeric is None or not np.all(np.isfinite(numeric)) or np.any(numeric != np.round(numeric)):
+                bad = targets[:0] if numeric is None else targets[(numeric != np.round(numeric)) | ~np.isfinite(numeric)]
+                shown = f", e.g. {bad[0]!s}" if bad.size else ""
+                raise FileFormatError(f"ArrayDataset: targets must be integer class labels, got {targets.dtype} "
+                                      f"values{shown} (map them to 0..K-1 first)")
         self.data, self.targets, self.transform = images, targets.astype(np.int64, copy=False), transform
 
     def __len__(self):
