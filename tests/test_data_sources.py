@@ -295,8 +295,8 @@ def test_load_inputs_for_series(tmp_path):
 
 def test_array_dataset_refuses_non_integral_labels():
     from convgrad.data import ArrayDataset
-    with pytest.raises(FileFormatError, match="targets must be integer class labels, got float64 values, e.g. 1.5"):
+    with pytest.raises(ConvgradError, match="labels must be integers"):
         ArrayDataset(np.zeros((2, 3)), np.array([1.5, 2.7]))
-    with pytest.raises(FileFormatError, match="targets must be integer class labels"):
+    with pytest.raises(ConvgradError, match="labels must be integers"):
         ArrayDataset(np.zeros((2, 3)), np.array(["a", "b"]))
     assert ArrayDataset(np.zeros((2, 3)), np.array([1.0, 2.0])).targets.tolist() == [1, 2]

@@ -7,7 +7,7 @@ import os
 
 import numpy as np
 
-from ..errors import FileFormatError, ShapeError
+from ..errors import DTypeError, ShapeError
 from .mnist import MNIST_MEAN, MNIST_STD, load_mnist_arrays
 from .transforms import Compose, Normalize, RandomAffine, ToTensor, _call
 
@@ -19,7 +19,7 @@ class ArrayDataset:
 
     Args:
         images: array ``(N, ...)``, typically uint8 ``(N, H, W)``; kept as given (no float copy).
-        targets: integer array ``(N,)`` (floats are accepted only when integral: 1.0, not 1.5).
+        targets: integer array ``(N,)``.
         transform: batch transform applied to the images of each batch (see ``transforms``).
     """
 
@@ -28,13 +28,12 @@ class ArrayDataset:
         if targets.ndim != 1 or len(images) != len(targets):
             raise ShapeError(f"ArrayDataset: expected images (N, ...) and targets (N,), got {images.shape} "
                              f"and {targets.shape}")
-        if targets.dtype.kind not in "iub":
-            numeric = targets.astype(np.float64) if targets.dtype.kind == "f" else None
-            if numeric is None or not np.all(np.isfinite(numeric)) or np.any(numeric != np.round(numeric)):
-                bad = targets[:0] if numeric is None else targets[(numeric != np.round(numeric)) | ~np.isfinite(numeric)]
-                shown = f", e.g. {bad[0]!s}" if bad.size else ""
-                raise FileFormatError(f"ArrayDataset: targets must be integer class labels, got {targets.dtype} "
-                                      f"values{shown} (map them to 0..K-1 first)")
+        if targets.dtype.kind == "f" and not np.all(np.isfinite(targets) & (targets == np.round(targets))):
+            bad = targets[~(np.isfinite(targets) & (targets == np.round(targets)))][:3].tolist()
+            raise DTypeError(f"ArrayDataset: labels must be integers (class indices), got non-integral values "
+                             f"{bad}; convert them to class indices first")
+        if targets.dtype.kind not in "iufb":
+            raise DTypeError(f"ArrayDataset: labels must be integers (class indices), got dtype {targets.dtype}")
         self.data, self.targets, self.transform = images, targets.astype(np.int64, copy=False), transform
 
     def __len__(self):

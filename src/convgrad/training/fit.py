@@ -121,6 +121,9 @@ def fit(model, train_loader, optimizer, epochs, loss_fn=None, val_loader=None, s
         raise ArgumentError(f"fit: scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}")
     loss_fn = loss_fn or _default_loss()
     ckpt = _Checkpointer(checkpoint_path, checkpoint_every, checkpoint_kwargs)
+    if checkpoint_path is not None:  # fail now, not at the first checkpoint after N steps of work
+        from ..io.checkpoint import check_saveable
+        check_saveable(checkpoint_path, model, optimizer, scheduler)
     pos = {"epoch": 0, "batch": 0, "step": 0, "stats": {}, "history": []}
     if resume is not None:
         pos = _restore(resume, model, optimizer, scheduler, train_loader)
