@@ -300,3 +300,18 @@ def test_array_dataset_refuses_non_integral_labels():
     with pytest.raises(ConvgradError, match="labels must be integers"):
         ArrayDataset(np.zeros((2, 3)), np.array(["a", "b"]))
     assert ArrayDataset(np.zeros((2, 3)), np.array([1.0, 2.0])).targets.tolist() == [1, 2]
+
+
+def test_idx_directory_with_only_the_test_images():
+    bundle = open_data(os.path.join(SHARED_DATA, "mnist"), max_train=300, max_test=100)
+    assert bundle.kind == "idx" and bundle.test_name == "validation"
+    assert (len(bundle.train), len(bundle.test)) == (300, 100)
+    assert bundle.preprocessing["dataset"] == "mnist"  # its statistics are MNIST's
+    assert any("no train-images file" in w for w in bundle.warnings)
+
+
+def test_npz_test_labels_unseen_in_training(tmp_path):
+    x = np.zeros((6, 4, 4), np.uint8)
+    np.savez(tmp_path / "u.npz", x=x, y=np.array([0, 1, 0, 1, 0, 1]), x_test=x[:2], y_test=np.array([1, 7]))
+    with pytest.raises(FileFormatError, match=r"test split has labels \['7'\]"):
+        open_data(tmp_path / "u.npz")

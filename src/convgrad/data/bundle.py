@@ -226,12 +226,21 @@ def open_data(path=None, kind=None, *, image_size=None, channels=None, val_split
 def _open_idx(path, opts):
     root = BUNDLED_DIR if path is None else path
     notes = []
-    images, labels = load_mnist_arrays(root, train=True)
     try:
-        test_images, test_labels = load_mnist_arrays(root, train=False)
-        test_name = "test"
-    except DatasetNotFoundError:
+        images, labels = load_mnist_arrays(root, train=True)
+    except DatasetNotFoundError as missing:
+        try:  # only the t10k pair: train on part of it, validate on the rest
+            images, labels = load_mnist_arrays(root, train=False)
+        except DatasetNotFoundError:
+            raise missing from None
+        notes.append(f"'{root}' has no train-images file: the t10k images are split into train and validation")
         test_images = test_labels = None
+    else:
+        try:
+            test_images, test_labels = load_mnist_arrays(root, train=False)
+            test_name = "test"
+        except DatasetNotFoundError:
+            test_images = test_labels = None
     if test_images is not None and test_images.shape[1:] != images.shape[1:]:
         raise FileFormatError(f"'{root}': train images are {images.shape[1:]}, test images {test_images.shape[1:]}")
     split = None
