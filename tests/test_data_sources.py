@@ -315,3 +315,19 @@ def test_npz_test_labels_unseen_in_training(tmp_path):
     np.savez(tmp_path / "u.npz", x=x, y=np.array([0, 1, 0, 1, 0, 1]), x_test=x[:2], y_test=np.array([1, 7]))
     with pytest.raises(FileFormatError, match=r"test split has labels \['7'\]"):
         open_data(tmp_path / "u.npz")
+
+
+def test_an_image_folder_trains(tmp_path, mnist_test):
+    import convgrad as cg
+    from convgrad.models import build_for_data
+    from convgrad.optim import Adam
+    from convgrad.training import fit
+    from convgrad.training.fit import evaluate
+
+    _mnist_folder(tmp_path, mnist_test, per_class=60, corrupt=False)
+    bundle = open_data(tmp_path, val_split=0.25, seed=0, augment=True)
+    cg.manual_seed(0)
+    model, _ = build_for_data("lenet5", bundle.input_shape, bundle.num_classes, variant="modern")
+    fit(model, DataLoader(bundle.train, batch_size=16, shuffle=True, seed=0), Adam(model.parameters(), lr=3e-3),
+        epochs=4, progress=False)
+    assert evaluate(model, DataLoader(bundle.test, batch_size=64)) >= 0.9  # 30 validation digits, 3 vs 7
