@@ -331,3 +331,13 @@ def test_an_image_folder_trains(tmp_path, mnist_test):
     fit(model, DataLoader(bundle.train, batch_size=16, shuffle=True, seed=0), Adam(model.parameters(), lr=3e-3),
         epochs=4, progress=False)
     assert evaluate(model, DataLoader(bundle.test, batch_size=64)) >= 0.9  # 30 validation digits, 3 vs 7
+
+
+def test_csv_images_augmented_on_training_split_only():
+    path = os.path.join(OPTDIGITS, "optdigits.tes")
+    plain, aug = open_data(path, max_train=50), open_data(path, max_train=50, augment=True)
+    a = aug.train.get_batch(np.arange(8), np.random.default_rng(0))[0]
+    p = plain.train.get_batch(np.arange(8))[0]
+    assert a.shape == p.shape and not np.allclose(a, p)
+    assert np.allclose(a.min(axis=(2, 3)), p.min(axis=(2, 3)), atol=1e-5)  # background level kept
+    np.testing.assert_array_equal(aug.test.get_batch(np.arange(8))[0], plain.test.get_batch(np.arange(8))[0])
