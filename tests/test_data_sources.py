@@ -341,3 +341,10 @@ def test_csv_images_augmented_on_training_split_only():
     assert a.shape == p.shape and not np.allclose(a, p)
     assert np.allclose(a.min(axis=(2, 3)), p.min(axis=(2, 3)), atol=1e-5)  # background level kept
     np.testing.assert_array_equal(aug.test.get_batch(np.arange(8))[0], plain.test.get_batch(np.arange(8))[0])
+
+
+def test_load_input_reads_older_mnist_checkpoints_preprocessing(tmp_path, mnist_test):
+    Image.fromarray(255 - mnist_test.data[3]).save(tmp_path / "d.png")
+    old = {"mean": [MNIST_MEAN], "std": [MNIST_STD], "input_size": [1, 28, 28], "dataset": "mnist"}
+    np.testing.assert_array_equal(load_input(tmp_path / "d.png", old),
+                                  load_input(tmp_path / "d.png", open_data().preprocessing))
