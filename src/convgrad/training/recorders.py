@@ -32,6 +32,7 @@ from ..errors import ArgumentError, ConvgradError
 from ..nn.activation import ReLU
 from ..nn.conv import _Conv
 from ..nn.linear import Linear
+from ..tensor import Tensor
 
 FILTERS_FILE = "filters.npz"
 
@@ -54,7 +55,7 @@ class FilterRecorder:
 
     Args:
         run_dir: the run directory (created if missing).
-        every: record after every ``every``-th optimizer step (and the initial kernels at step 0).
+        every: record after every ``every``-th optimizer step, and the initial kernels (step 0).
         layer: dotted name of a 2-D conv layer; default the model's first one.
         model: the model, if the training loop does not pass it (``on_train_begin`` / ``logs``).
 
@@ -68,7 +69,7 @@ class FilterRecorder:
         self.path = os.path.join(os.fspath(run_dir), FILTERS_FILE)
         self.every, self.layer, self.model = every, layer, None
         self.steps, self.weights = [], []
-        self._started = False
+        self._started, self._initial = False, None
         if os.path.isfile(self.path):
             self._load_existing()
         if model is not None:
@@ -87,13 +88,13 @@ class FilterRecorder:
         if self.model is None:
             raise ArgumentError("FilterRecorder: no model (pass model= or use a loop that passes it)")
         if not self._started:  # the loop gave no on_train_begin: this step is the first of the run
-            self._start(step - 1, getattr(self, "_initial", None) if step == 1 else None)
+            self._start(step - 1, self._initial if step == 1 else None)
         if step % self.every == 0:
             self._append(step, self._kernels())
             self.save()
 
     def on_train_end(self, result=None):
-        if self.steps:
+        if self.steps:  # also writes the file when a resumed run dropped rows and recorded none since
             self.save()
 
     # --- the file ----------------------------------------------------------------------------
@@ -130,7 +131,7 @@ class FilterRecorder:
                                 "convolution")
 
     def _kernels(self):
-        return np.array(self.model.get_submodule(self.layer).weight.data, dtype=np.float32)
+        return np.array(self.model.get_submodule(self.layer).weight.numpy(), dtype=np.float32)
 
     def _start(self, start_step, initial):
         """Drop rows past ``start_step`` (a resumed run redoes them) and record the initial kernels."""
@@ -160,14 +161,13 @@ def load_filter_history(run_dir):
     from ..errors import FileFormatError
 
     path = os.fspath(run_dir)
+    if not os.path.exists(path):
+        raise FilterHistoryNotFound(f"run directory '{path}' does not exist")
     if os.path.isdir(path):
+        if not os.path.isfile(os.path.join(path, FILTERS_FILE)):
+            raise FilterHistoryNotFound(f"'{path}' has no recorded filters ({FILTERS_FILE}); train with "
+                                        "--record-filters N")
         path = os.path.join(path, FILTERS_FILE)
-    if not os.path.isfile(path):
-        where = os.path.dirname(path) or "."
-        if not os.path.isdir(where):
-            raise FilterHistoryNotFound(f"run directory '{where}' does not exist")
-        raise FilterHistoryNotFound(f"'{where}' has no recorded filters ({FILTERS_FILE}); train with "
-                                    "--record-filters N")
     try:
         with np.load(path, allow_pickle=False) as data:
             steps, weights, layer = data["steps"], data["weights"], str(data["layer"])
@@ -288,7 +288,7 @@ class HealthMonitor:
         layer = self._last_layer[0]
         if not module.training or layer is None:
             return
-        values = output.data if hasattr(output, "data") else np.asarray(output)
+        values = output.numpy() if isinstance(output, Tensor) else np.asarray(output)
         positive = int(np.count_nonzero(values > 0))
         zeros, seen = self._step_zeros.get(layer, (0, 0))
         self._step_zeros[layer] = (zeros + values.size - positive, seen + values.size)
@@ -300,6 +300,6 @@ def _grad_norm(module):
     total = 0.0
     for p in module.parameters(recurse=False):
         if p.grad is not None:
-            g = np.asarray(p.grad.data if hasattr(p.grad, "data") else p.grad, dtype=np.float64)
+            g = np.asarray(p.grad.numpy() if isinstance(p.grad, Tensor) else p.grad, dtype=np.float64)
             total += float(np.sum(g * g))
     return math.sqrt(total)

@@ -141,8 +141,10 @@ def _capture(store, name):
 
 
 def as_batch(x):
-    """One sample ``(C, H, W)`` (or an already batched ``(1, C, H, W)``) -> float32 ``(1, C, H, W)`` array."""
-    arr = np.asarray(x.data if isinstance(x, Tensor) else x, dtype=np.float32)
+    """One sample ``(C, H, W)`` (or an already batched ``(1, C, H, W)``) -> ``(1, C, H, W)`` array
+    (float64 stays float64, for a model in double precision; anything else becomes float32)."""
+    arr = np.asarray(x.numpy() if isinstance(x, Tensor) else x)
+    arr = arr.astype(np.float64 if arr.dtype == np.float64 else np.float32, copy=False)
     if arr.ndim == 2:
         arr = arr[None]
     if arr.ndim == 3:
@@ -184,6 +186,36 @@ def tile_axes(fig, rows, cols, left, top, tile, gap_x, gap_y):
     return axes
 
 
+def mosaic(tiles, rows, cols, gap=1):
+    """Tiles (equal-shaped 2-D arrays, or (h, w, 3) colour tiles) laid out in a ``rows x cols``
+    grid with ``gap`` pixels between them, as one array; gaps and missing tiles are NaN (2-D) or
+    white (colour). One ``imshow`` of it is far cheaper than an axes per tile."""
+    tiles = [np.asarray(t, dtype=np.float64) for t in tiles]
+    h, w = tiles[0].shape[:2]
+    extra = tiles[0].shape[2:]
+    fill = np.nan if not extra else 1.0
+    out = np.full((rows * (h + gap) - gap, cols * (w + gap) - gap) + extra, fill)
+    for i, tile in enumerate(tiles[:rows * cols]):
+        r, c = divmod(i, cols)
+        out[r * (h + gap):r * (h + gap) + h, c * (w + gap):c * (w + gap) + w] = tile
+    return out
+
+
+def tile_centres(n, size, gap):
+    """Centres (in mosaic pixels) of ``n`` tiles of ``size`` pixels with ``gap`` between them."""
+    return [i * (size + gap) + (size - 1) / 2 for i in range(n)]
+
+
+def mosaic_axes(fig, left, top, width, height):
+    """One axes at (``left``, ``top``) inches from the figure's left/top edges, ``width x height`` inches."""
+    fig_w, fig_h = fig.get_size_inches()
+    ax = fig.add_axes([left / fig_w, (fig_h - top - height) / fig_h, width / fig_w, height / fig_h])
+    for side in ax.spines.values():
+        side.set_visible(False)
+    hide_ticks(ax)
+    return ax
+
+
 def colorbar_at(fig, image, left, top, bar_height, label, width_inches=0.15):
     """A colour bar for ``image`` at (``left``, ``top``) inches, ``bar_height`` inches tall."""
     width, height = fig.get_size_inches()
@@ -204,3 +236,75 @@ def symmetric_limit(values):
 def hide_ticks(ax):
     ax.set_xticks([])
     ax.set_yticks([])
+
+
+# ----------------------------------------------------------------------------------------------
+# Checkpoints and their inputs
+# ----------------------------------------------------------------------------------------------
+def load_model(path):
+    """``(model in eval mode, Checkpoint)`` from a checkpoint file or a run directory (its
+    ``model.npz``, else its ``checkpoint.npz``)."""
+    from ..io.checkpoint import load_checkpoint
+
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        for name in ("model.npz", "checkpoint.npz"):
+            if os.path.isfile(os.path.join(path, name)):
+                path = os.path.join(path, name)
+                break
+    ckpt = load_checkpoint(path)
+    model = ckpt.build_model()
+    model.eval()
+    return model, ckpt
+
+
+def trained_label(model, ckpt):
+    """``"lenet5 after 15 epochs"`` from a checkpoint's recorded history, else the model's name."""
+    history = (ckpt.extra or {}).get("history") or []
+    name = model_name(model)
+    if not history:
+        return name
+    epochs = len(history)
+    return f"{name} after {epochs} epoch{'s' if epochs != 1 else ''}"
+
+
+def class_names_of(ckpt):
+    pre, extra = ckpt.preprocessing or {}, ckpt.extra or {}
+    names = extra.get("class_names") or pre.get("classes")
+    return [str(n) for n in names] if names else None
+
+
+def checkpoint_input(preprocessing, path):
+    """One input (C, H, W) float32 from an image file, prepared as the checkpoint's data was.
+
+    ``convgrad.data.load_input`` when the data package has it; otherwise MNIST-style 1x28x28
+    preprocessing (the digit found, centred as in MNIST, then normalised with the checkpoint's
+    mean and std), or for other input sizes the image resized to the model's size.
+    """
+    from .. import data
+
+    pre = dict(preprocessing or {})
+    if hasattr(data, "load_input"):
+        return np.asarray(data.load_input(path, pre), dtype=np.float32)
+    size = list(pre.get("input_size") or [1, 28, 28])
+    mean = np.asarray(pre.get("mean", [0.0]), dtype=np.float32).reshape(-1, 1, 1)
+    std = np.asarray(pre.get("std", [1.0]), dtype=np.float32).reshape(-1, 1, 1)
+    if size == [1, 28, 28]:
+        pixels = data.load_digit(path)[None].astype(np.float32) / 255
+    else:
+        from .demo import read_image
+
+        channels, height, width = size
+        image = read_image(path, max_side=10 ** 6)
+        pixels = _resize(image, height, width, channels)
+    return ((pixels - mean) / std).astype(np.float32)
+
+
+def _resize(image, height, width, channels):
+    from PIL import Image
+
+    mode = "L" if image.ndim == 2 else "RGB"
+    pil = Image.fromarray(np.round(image * 255).astype(np.uint8), mode=mode)
+    pil = pil.convert("L" if channels == 1 else "RGB").resize((width, height), Image.Resampling.BILINEAR)
+    arr = np.asarray(pil, dtype=np.float32) / 255
+    return arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)

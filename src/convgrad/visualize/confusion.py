@@ -14,7 +14,7 @@ import numpy as np
 from ..errors import ArgumentError
 from ..functional import softmax
 from ..tensor import Tensor, no_grad
-from .common import finish, grid_shape, hide_ticks, image_for_display, model_name, new_figure, require_matplotlib
+from .common import finish, hide_ticks, image_for_display, model_name, new_figure, require_matplotlib
 
 BATCH = 500
 
@@ -54,7 +54,8 @@ def _names(class_names, k):
     return [str(c) for c in class_names] if class_names else [str(i) for i in range(k)]
 
 
-def confusion(model, dataset, path=None, class_names=None, dataset_name="test set", title=None, predictions=None):
+def confusion(model, dataset, path=None, class_names=None, dataset_name="test set", title=None, predictions=None,
+              model_label=None):
     """Draw the confusion matrix (counts in every cell, colour = count on a log scale).
 
     Returns:
@@ -69,7 +70,7 @@ def confusion(model, dataset, path=None, class_names=None, dataset_name="test se
     matrix = confusion_matrix(pred["labels"], pred["predicted"], k)
     names = _names(class_names, k)
     accuracy = float(np.trace(matrix) / matrix.sum())
-    title = title or (f"{model_name(model)} confusion matrix on the {dataset_name} ({matrix.sum():,} samples, "
+    title = title or (f"{model_label or model_name(model)}: confusion matrix on the {dataset_name} ({matrix.sum():,} samples, "
                       f"accuracy {100 * accuracy:.2f}%)")
     size = min(12.0, 3.0 + 0.55 * k)
     fig = new_figure(size + 1.2, size)
@@ -95,7 +96,7 @@ def confusion(model, dataset, path=None, class_names=None, dataset_name="test se
 
 
 def mistakes(model, dataset, n=64, path=None, class_names=None, dataset_name="test set", title=None,
-             predictions=None):
+             predictions=None, model_label=None):
     """Draw the misclassified samples, most confident mistakes first, each titled
     "predicted (probability) / true".
 
@@ -112,17 +113,18 @@ def mistakes(model, dataset, n=64, path=None, class_names=None, dataset_name="te
     wrong, confidence = wrong[order], confidence[order]
     names = _names(class_names, pred["probabilities"].shape[1])
     shown = min(int(n), len(wrong))
-    title = title or (f"{model_name(model)}: {len(wrong)} mistakes on the {dataset_name} ({len(pred['labels']):,} "
+    title = title or (f"{model_label or model_name(model)}: {len(wrong)} mistakes on the {dataset_name} ({len(pred['labels']):,} "
                       f"samples), the {shown} most confident")
-    rows, cols = grid_shape(max(shown, 1), 8)
-    fig = new_figure(cols * 1.25 + 0.3, rows * 1.5 + 0.8)
+    cols = min(max(shown, 1), 8)
+    rows = -(-max(shown, 1) // cols)
+    fig = new_figure(max(cols * 1.25 + 0.3, 7.5), rows * 1.5 + 0.8)  # wide enough for the title
     if shown == 0:
         ax = fig.add_subplot(1, 1, 1)
         ax.set_axis_off()
         ax.text(0.5, 0.5, "no mistakes", ha="center", va="center")
     else:
         inputs, _ = dataset.get_batch(wrong[:shown], None)
-        inputs = np.asarray(inputs.data if isinstance(inputs, Tensor) else inputs)
+        inputs = np.asarray(inputs.numpy() if isinstance(inputs, Tensor) else inputs)
         axes = fig.subplots(rows, cols, squeeze=False)
         for i, ax in enumerate(axes.ravel()):
             hide_ticks(ax)

@@ -19,6 +19,7 @@ from .common import finish, new_figure
 
 METRICS_FILE = "metrics.jsonl"
 ACCURACY_KEYS = ("accuracy", "val_accuracy", "test_accuracy")
+OBJECTIVE_LOSSES = ("recon_loss", "kl", "d_loss", "g_loss")  # what the objectives add to the epoch rows
 ACCURACY_LABELS = {"accuracy": "train", "val_accuracy": "validation", "test_accuracy": "test"}
 
 
@@ -117,9 +118,15 @@ def curves(run_dir, path=None, title=None):
         loss_ax.plot(st["step"] / steps_per_epoch, st["loss"], color="0.7", lw=0.8, label="loss per step (logged)")
     if len(ep["epoch"]) and "loss" in ep:
         loss_ax.plot(ep["epoch"], ep["loss"], "o-", color="C0", label="mean training loss per epoch")
-    loss_ax.set_yscale("log")
+    for i, key in enumerate(k for k in OBJECTIVE_LOSSES if k in ep and np.isfinite(ep[k]).any()):
+        loss_ax.plot(ep["epoch"], ep[key], "s--", color=f"C{i + 2}", ms=4, label=key.replace("_", " "))
+    shown = np.concatenate([v[np.isfinite(v)] for k, v in ep.items() if k == "loss" or k in OBJECTIVE_LOSSES]
+                           + [st["loss"][np.isfinite(st["loss"])]])
+    positive = bool(len(shown)) and shown.min() > 0
+    if positive:
+        loss_ax.set_yscale("log")
     loss_ax.set_xlabel("epoch")
-    loss_ax.set_ylabel("cross-entropy loss (log scale)" if name != "model" else "loss (log scale)")
+    loss_ax.set_ylabel("training loss" + (" (log scale)" if positive else ""))
     loss_ax.set_title("loss", fontsize=10)
     loss_ax.grid(alpha=0.3)
     loss_ax.legend(fontsize=8)

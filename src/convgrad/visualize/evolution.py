@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import ArgumentError
 from ..training.recorders import load_filter_history
-from .common import figure_rgb, finish, hide_ticks, new_figure, symmetric_limit
+from .common import colorbar_at, figure_rgb, finish, mosaic, mosaic_axes, new_figure, symmetric_limit, tile_centres
 from .filters import describe_filters, draw_filter_grid
 
 MAX_GIF_FRAMES = 60
@@ -88,40 +88,35 @@ def _tile(kernel):
 
 
 def _draw_time_grid(weights, steps, index, limit, title):
-    out_c, in_c = weights.shape[1], weights.shape[2]
+    from .filters import _filter_cmap
+
+    out_c, in_c, kh, kw = weights.shape[1:]
     n_filters = min(out_c, MAX_GRID_FILTERS)
     rows, cols = len(index), n_filters
-    cell = 0.75
-    width, height = cols * cell + 2.6, rows * cell + 1.3
-    fig = new_figure(max(width, 5.5), height)
-    width = max(width, 5.5)
-    grid = fig.add_gridspec(rows, cols, left=1.1 / width, right=1 - 1.3 / width, top=1 - 0.8 / height,
-                            bottom=0.35 / height, wspace=0.08, hspace=0.08)
-    image = None
-    for r, i in enumerate(index):
-        for c in range(cols):
-            ax = fig.add_subplot(grid[r, c])
-            hide_ticks(ax)
-            tile = _tile(weights[i, c])
-            if tile.ndim == 3:
-                image = ax.imshow(np.clip(0.5 + 0.5 * tile / limit, 0, 1), interpolation="nearest")
-            else:
-                image = ax.imshow(tile, cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
-            if r == 0:
-                ax.set_title(str(c), fontsize=8, pad=2)
-            if c == 0:
-                ax.set_ylabel(f"step {int(steps[i])}", fontsize=8, rotation=0, ha="right", va="center")
+    gap = max(1, round(kh / 5))
+    tiles = [_tile(weights[i, c]) for i in index for c in range(cols)]
+    if in_c == 3:
+        tiles = [np.clip(0.5 + 0.5 * t / limit, 0, 1) for t in tiles]
+    picture = mosaic(tiles, rows, cols, gap)
+    pixel = min(0.7, 9.0 / cols) / kw  # inches per kernel pixel: tiles shrink when there are many filters
+    grid_w, grid_h = picture.shape[1] * pixel, picture.shape[0] * pixel
+    left, top, right = 1.0, 0.75, 1.3
+    width = max(left + grid_w + right, 5.5)
+    fig = new_figure(width, top + grid_h + 0.4)
+    ax = mosaic_axes(fig, left, top, grid_w, grid_h)
+    image = ax.imshow(picture, cmap=_filter_cmap(), vmin=-limit, vmax=limit, interpolation="nearest", aspect="auto")
+    ax.xaxis.tick_top()
+    ax.set_xticks(tile_centres(cols, kw, gap), labels=[str(c) for c in range(cols)], fontsize=8)
+    ax.set_yticks(tile_centres(rows, kh, gap), labels=[f"step {int(steps[i])}" for i in index], fontsize=8)
+    ax.tick_params(length=0, pad=2)
     note = "columns: filter" + (f" (first {n_filters} of {out_c})" if out_c > n_filters else "")
     if in_c not in (1, 3):
         note += f"; each tile is the mean over {in_c} input channels"
-    fig.text(0.5, 0.08 / height, note + "; rows: training step", ha="center", va="bottom", fontsize=8)
-    fig.suptitle(title, fontsize=10)
+    fig.text((left + grid_w / 2) / width, 0.08 / fig.get_size_inches()[1], note + "; rows: training step",
+             ha="center", va="bottom", fontsize=8)
+    fig.suptitle(title, fontsize=10, y=1 - 0.12 / fig.get_size_inches()[1], va="top")
     if in_c != 3:
-        bar_ax = fig.add_axes([1 - 1.1 / width, 0.35 / height + 0.1 * (1 - 1.15 / height), 0.18 / width,
-                               0.8 * (1 - 1.15 / height)])
-        bar = fig.colorbar(image, cax=bar_ax)
-        bar.set_label("weight", fontsize=8)
-        bar.ax.tick_params(labelsize=7)
+        colorbar_at(fig, image, left + grid_w + 0.25, top, grid_h, "weight")
     return fig
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from ..functional import softmax
 from ..tensor import Tensor, no_grad
 from .common import (as_batch, colorbar_at, finish, forward_with_layers, get_layer, image_for_display,
-                     model_name, new_figure, symmetric_limit, tile_axes)
+                     model_name, mosaic, mosaic_axes, new_figure, symmetric_limit, tile_axes)
 
 MAX_DEFAULT_LAYERS = 8
 MAX_MAPS = 32
@@ -95,7 +95,7 @@ def _grad_of(tensor):
 
 
 def features(model, x, layers=None, grad=False, path=None, input_name="input", max_maps=MAX_MAPS, title=None,
-             class_names=None):
+             class_names=None, model_label=None):
     """Draw :func:`feature_maps`: the input, then per layer its maps (and gradient maps with ``grad``).
 
     Args:
@@ -104,13 +104,14 @@ def features(model, x, layers=None, grad=False, path=None, input_name="input", m
         input_name: how the title names the input (e.g. the image file).
         max_maps: maps drawn per layer at most (the first ones; ``data`` holds all).
         class_names: names of the classes for the title (default: their indices).
+        model_label: how the title names the model (default its zoo name).
 
     Returns:
         Picture whose ``data`` is the dict of :func:`feature_maps`.
     """
     data = feature_maps(model, x, layers=layers, grad=grad)
     label = class_names[data["predicted"]] if class_names else str(data["predicted"])
-    title = title or (f"{model_name(model)} feature maps for {input_name}: predicted {label} "
+    title = title or (f"{model_label or model_name(model)}: feature maps for {input_name}: predicted {label} "
                       f"(p = {data['probability']:.3f})" + (", with d score / d map" if grad else ""))
     blocks = []
     for name in data["layers"]:
@@ -166,23 +167,23 @@ def _draw_block(fig, name, array, kind, max_maps, cols, target, top):
     if array.ndim == 3:
         n = min(len(array), max_maps)
         more = f", first {n} of {len(array)} maps" if n < len(array) else ""
-        rows = -(-n // cols)
-        axes = tile_axes(fig, rows, cols, LEFT, top + HEADING, TILE, GAP, GAP)
-        image = None
-        for i, ax in enumerate(axes.ravel()):
-            if i >= n:
-                ax.set_axis_off()
-                continue
-            image = _show_map(ax, array[i], kind)
-            ax.text(0.03, 0.97, str(i), transform=ax.transAxes, fontsize=6, va="top", color="white"
-                    if kind == "maps" else "black")
+        rows, used = -(-n // cols), min(n, cols)
+        h, w = array.shape[1:]
+        gap = max(1, round(h / 10))
+        picture = mosaic([_scaled(m, kind) for m in array[:n]], rows, used, gap)
         block_height = rows * TILE + (rows - 1) * GAP
+        ax = mosaic_axes(fig, LEFT, top + HEADING, used * TILE + (used - 1) * GAP, block_height)
+        image = _show_map(ax, picture, kind, aspect="auto")
+        for i in range(n):
+            r, c = divmod(i, used)
+            ax.text(c * (w + gap) + 0.3, r * (h + gap) + 0.3, str(i), fontsize=6, va="top", ha="left",
+                    color="white" if kind == "maps" else "black")
     else:
         more = " (a vector: one column per unit)"
         strip_width = cols * TILE + (cols - 1) * GAP
         ax = fig.add_axes([LEFT / width, (height - top - HEADING - TILE * 0.6) / height, strip_width / width,
                            TILE * 0.6 / height])
-        image = _show_map(ax, array.reshape(1, -1), kind, aspect="auto")
+        image = _show_map(ax, _scaled(array.reshape(1, -1), kind), kind, aspect="auto")
         ax.set_yticks([])
         ax.tick_params(labelsize=7)
         block_height = TILE * 0.6
@@ -197,12 +198,19 @@ def _draw_block(fig, name, array, kind, max_maps, cols, target, top):
         bar.set_ticks([-1, 0, 1], labels=["-max", "0", "+max"])
 
 
-def _show_map(ax, values, kind, aspect="equal"):
+def _scaled(values, kind):
+    """A map on its own scale: activations to [0, 1] (min to max), gradients to [-1, 1] (by max |g|)."""
     values = np.asarray(values, dtype=np.float64)
     if kind == "maps":
         lo, hi = values.min(), values.max()
-        scaled = (values - lo) / (hi - lo) if hi > lo else np.zeros_like(values)
-        return ax.imshow(scaled, cmap="viridis", vmin=0, vmax=1, interpolation="nearest", aspect=aspect)
-    return ax.imshow(values / symmetric_limit(values), cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest",
-                     aspect=aspect)
+        return (values - lo) / (hi - lo) if hi > lo else np.zeros_like(values)
+    return values / symmetric_limit(values)
 
+
+def _show_map(ax, values, kind, aspect="equal"):
+    from matplotlib import colormaps
+
+    # grey gaps between gradient maps: a gradient of 0 is white itself
+    cmap = colormaps["viridis" if kind == "maps" else "RdBu_r"].with_extremes(bad="white" if kind == "maps" else "0.8")
+    low = 0 if kind == "maps" else -1
+    return ax.imshow(values, cmap=cmap, vmin=low, vmax=1, interpolation="nearest", aspect=aspect)

@@ -12,7 +12,7 @@ positive), so the sign of every weight is visible.
 
 ``describe_filters`` gives, per kernel, its dominant orientation from the gradient structure
 tensor ``J = sum over pixels of [gx^2, gx gy; gx gy, gy^2]`` (``gx``, ``gy`` the kernel's own
-spatial derivatives): the gradient direction is ``0.5 * atan2(2 Jxy, Jxx - Jyy)``, the edge the
+spatial derivatives, by the Scharr operator): the gradient direction is ``0.5 * atan2(2 Jxy, Jxx - Jyy)``, the edge the
 kernel responds to lies across it, and ``coherence = (l1 - l2) / (l1 + l2)`` (eigenvalues of
 ``J``) says how oriented the kernel is (1 = a pure edge, 0 = no preferred direction). It also
 gives the nearest classical filter (Sobel x/y, Laplacian, Gaussian, a Gabor bank of 8 angles and
@@ -26,8 +26,8 @@ import numpy as np
 from .. import filters as classic
 from ..errors import ArgumentError
 from ..nn.conv import _Conv
-from .common import (colorbar_at, conv2d_layers, finish, get_layer, grid_shape, model_name, new_figure,
-                     symmetric_limit, tile_axes)
+from .common import (colorbar_at, conv2d_layers, finish, get_layer, grid_shape, model_name, mosaic, mosaic_axes,
+                     new_figure, symmetric_limit, tile_centres)
 
 MAX_INPUT_ROWS = 8     # per-input-channel rows drawn for deep layers
 MAX_OUTPUT_TILES = 64  # filters drawn at most (one tile each)
@@ -54,10 +54,10 @@ def filter_weights(model, layer=None):
     if not (isinstance(module, _Conv) and module.weight.ndim == 4):
         raise ArgumentError(f"layer '{layer}' of {model_name(model)} is a {type(module).__name__}, not a 2-D "
                             f"convolution; conv layers are: {', '.join(conv2d_layers(model))}")
-    return layer, np.array(module.weight.data, dtype=np.float32)
+    return layer, np.array(module.weight.numpy(), dtype=np.float32)
 
 
-def filters(model, layer=None, path=None, title=None):
+def filters(model, layer=None, path=None, title=None, model_label=None):
     """Draw a conv layer's kernels (see the module docstring); write a PNG when ``path`` is given.
 
     Args:
@@ -65,6 +65,7 @@ def filters(model, layer=None, path=None, title=None):
         layer: layer name (default: the first conv).
         path: PNG file to write, or None.
         title: figure title; default names the model, the layer and the kernel shape.
+        model_label: how the title names the model (default its zoo name, e.g. "lenet5").
 
     Returns:
         Picture with ``data = {"layer", "weights" (out, in, kh, kw), "limit" (the colour scale's
@@ -78,7 +79,7 @@ def filters(model, layer=None, path=None, title=None):
     """
     name, weights = filter_weights(model, layer)
     out_c, in_c, kh, kw = weights.shape
-    title = title or f"{model_name(model)} {name}: {out_c} filters of {in_c}x{kh}x{kw}"
+    title = title or f"{model_label or model_name(model)}, layer {name}: {out_c} filters of {in_c}x{kh}x{kw}"
     fig, limit = draw_filter_grid(weights, title)
     return finish(fig, {"layer": name, "weights": weights, "limit": limit, "report": describe_filters(weights)},
                   title, path)
@@ -91,47 +92,45 @@ def draw_filter_grid(weights, title, limit=None):
     ``(figure, limit)``.
     """
     weights = np.asarray(weights, dtype=np.float64)
-    total_out, in_c = weights.shape[:2]
+    total_out, in_c, kh, kw = weights.shape
     limit = symmetric_limit(weights) if limit is None else float(limit)
     per_input = in_c not in (1, 3)
     weights = weights[:MAX_OUTPUT_COLUMNS if per_input else MAX_OUTPUT_TILES]
     out_c = len(weights)
     if per_input:
         rows, cols = min(in_c, MAX_INPUT_ROWS), out_c
+        tiles = [weights[c, r] for r in range(rows) for c in range(cols)]
     else:
         rows, cols = grid_shape(out_c)
+        tiles = [_rgb_tile(w, limit) if in_c == 3 else w[0] for w in weights]
+    gap = max(1, round(kh / 5))
+    picture = mosaic(tiles, rows, cols, gap)
     tile = 0.8 if cols <= 8 else max(0.3, 8.0 / cols)
-    gap_x, gap_y = 0.1 * tile, (0.1 if per_input else 0.25) * tile
+    pixel = tile / kw  # inches per kernel pixel, square
+    grid_w, grid_h = picture.shape[1] * pixel, picture.shape[0] * pixel
     left, top, right = (0.55 if per_input else 0.2), 0.6, 1.25
-    grid_w, grid_h = cols * tile + (cols - 1) * gap_x, rows * tile + (rows - 1) * gap_y
     width = max(4.2, left + grid_w + right)
     left += (width - left - grid_w - right) / 2  # centre the grid in a figure wide enough for the title
     fig = new_figure(width, top + grid_h + (0.45 if per_input else 0.15))
-    axes = tile_axes(fig, rows, cols, left, top, tile, gap_x, gap_y)
-    image = None
-    for r in range(rows):
-        for c in range(cols):
-            ax = axes[r, c]
-            if per_input:
-                image = _show_tile(ax, weights[c, r], limit)
-                if r == 0:
-                    ax.set_title(str(c), fontsize=7 if cols > 16 else 8, pad=2)
-                if c == 0:
-                    ax.set_ylabel(f"in {r}", fontsize=8, rotation=0, ha="right", va="center")
-                continue
-            i = r * cols + c
-            if i >= out_c:
-                ax.set_axis_off()
-                continue
-            image = _show_tile(ax, _rgb_tile(weights[i], limit) if in_c == 3 else weights[i, 0], limit)
-            ax.set_title(str(i), fontsize=8, pad=2)
+    ax = mosaic_axes(fig, left, top, grid_w, grid_h)
+    image = ax.imshow(picture, cmap=_filter_cmap(), vmin=-limit, vmax=limit, interpolation="nearest",
+                      aspect="auto")
+    centres_x, centres_y = tile_centres(cols, kw, gap), tile_centres(rows, kh, gap)
     if per_input:
+        ax.xaxis.tick_top()
+        ax.set_xticks(centres_x, labels=[str(c) for c in range(cols)], fontsize=7 if cols > 16 else 8)
+        ax.set_yticks(centres_y, labels=[f"in {r}" for r in range(rows)], fontsize=8)
+        ax.tick_params(length=0, pad=2)
         more_in = f" (first {rows} of {in_c})" if in_c > rows else ""
         more_out = f" (first {out_c} of {total_out})" if total_out > out_c else ""
         fig.text((left + grid_w / 2) / width, 0.12 / fig.get_size_inches()[1], f"columns: output channel (filter)"
                  f"{more_out}; rows: input channel{more_in}", ha="center", va="bottom", fontsize=8)
-    elif total_out > out_c:
-        fig.text(0.5, 0.02, f"first {out_c} of {total_out} filters", ha="center", va="bottom", fontsize=8)
+    else:
+        for i in range(out_c):
+            r, c = divmod(i, cols)
+            ax.text(centres_x[c], r * (kh + gap) - 0.6, str(i), ha="center", va="bottom", fontsize=8)
+        if total_out > out_c:
+            fig.text(0.5, 0.02, f"first {out_c} of {total_out} filters", ha="center", va="bottom", fontsize=8)
     fig.suptitle(title, fontsize=10, y=1 - 0.12 / fig.get_size_inches()[1], va="top")
     bar_left = left + grid_w + 0.25
     if in_c == 3:
@@ -142,10 +141,11 @@ def draw_filter_grid(weights, title, limit=None):
     return fig, limit
 
 
-def _show_tile(ax, tile, limit):
-    if tile.ndim == 3:
-        return ax.imshow(tile, interpolation="nearest")
-    return ax.imshow(tile, cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
+def _filter_cmap():
+    """Blue - white - red, with the gaps between tiles light grey (so white tiles stay visible)."""
+    from matplotlib import colormaps
+
+    return colormaps["RdBu_r"].with_extremes(bad="0.85")
 
 
 def _rgb_tile(weight, limit):
@@ -169,8 +169,7 @@ def orientation(kernel):
     for k in stack:
         if min(k.shape) < 2:
             return math.nan, 0.0
-        gy_down, gx = np.gradient(k)
-        gy = -gy_down  # rows grow downwards; angles are measured with y up
+        gx, gy = _scharr_gradients(k)
         jxx, jyy, jxy = jxx + np.sum(gx * gx), jyy + np.sum(gy * gy), jxy + np.sum(gx * gy)
     trace = jxx + jyy
     if trace <= 1e-12 * max(1.0, float(np.sum(stack ** 2))):
@@ -180,6 +179,19 @@ def orientation(kernel):
     if coherence < 0.01:
         return math.nan, float(coherence)
     return (gradient_angle + 90.0) % 180.0, float(coherence)
+
+
+def _scharr_gradients(kernel):
+    """(gx, gy) of a kernel taken as zero outside its window, by the Scharr operator (smoothing
+    3-10-3 across, central difference along), with y pointing up. Scharr's derivative is close to
+    rotation invariant: a rotated Gabor's angle comes out within 0.5 degrees (np.gradient: 6)."""
+    k = np.pad(kernel, 1)
+    h, w = kernel.shape
+    smooth, diff = np.array([3.0, 10.0, 3.0]) / 16, np.array([-1.0, 0.0, 1.0]) / 2
+    window = lambda i, j: k[i:i + h, j:j + w]  # noqa: E731  (the kernel shifted by (i - 1, j - 1))
+    gx = sum(smooth[i] * diff[j] * window(i, j) for i in range(3) for j in range(3))
+    gy_down = sum(diff[i] * smooth[j] * window(i, j) for i in range(3) for j in range(3))
+    return gx, -gy_down
 
 
 def _binomial(n):

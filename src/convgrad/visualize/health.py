@@ -62,18 +62,22 @@ def health(run_dir, path=None, title=None):
     run = os.path.basename(os.path.normpath(os.fspath(run_dir)))
     title = title or (f"{name} run '{run}': training health per layer" +
                       (f" (dead: {', '.join(dead)})" if dead else ""))
-    fig = new_figure(10, 4)
+    many = len(series) > 8  # a deep network: the legend goes beside the plots, 20 colours x 3 dash styles
+    fig = new_figure(12 if many else 10, 4.6 if many else 4)
     zero_ax, grad_ax = fig.subplots(1, 2)
+    from matplotlib import colormaps
+
+    palette = colormaps["tab20"] if many else colormaps["tab10"]
     for i, (layer, s) in enumerate(series.items()):
-        colour = f"C{i % 10}"
+        style = {"color": palette(i % palette.N), "ls": ("-", "--", ":")[(i // palette.N) % 3], "lw": 1.2}
         label = layer + (" (dead)" if layer in dead else "")
         if np.isfinite(s["zero_fraction"]).any():
-            zero_ax.plot(s["step"], 100 * s["zero_fraction"], color=colour, lw=1.2, label=label)
+            zero_ax.plot(s["step"], 100 * s["zero_fraction"], label=label, **style)
         grad = np.where(s["grad_norm"] > 0, s["grad_norm"], np.nan)
         if np.isfinite(grad).any():
-            grad_ax.plot(s["step"], grad, color=colour, lw=1.2, label=label)
+            grad_ax.plot(s["step"], grad, label=label, **style)
         elif np.isfinite(s["grad_norm"]).any():
-            grad_ax.plot([], [], color=colour, label=label + ": gradient 0")
+            grad_ax.plot([], [], label=label + ": gradient 0", **style)
     zero_ax.set_ylim(-2, 102)
     zero_ax.axhline(100, color="k", lw=0.6, ls="--")
     zero_ax.set_xlabel("optimizer step")
@@ -85,9 +89,13 @@ def health(run_dir, path=None, title=None):
     grad_ax.set_ylabel("gradient norm of the layer's parameters")
     grad_ax.set_title("gradient norm (log scale)", fontsize=10)
     grad_ax.grid(alpha=0.3)
-    for ax in (zero_ax, grad_ax):
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=8, ncol=2 if len(series) > 5 else 1)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    if many:  # one legend for both panels (the gradient panel names every layer)
+        grad_ax.legend(fontsize=7, ncol=1 + len(series) // 16, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+        fig.tight_layout()  # counts the legend beside the panel in
+    else:
+        for ax in (zero_ax, grad_ax):
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize=8, ncol=2 if len(series) > 5 else 1)
+        fig.tight_layout()
     return finish(fig, {"layers": series, "dead": dead}, title, path)

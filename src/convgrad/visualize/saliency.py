@@ -155,8 +155,11 @@ METHOD_TITLES = {"gradient": "input-gradient saliency |d score / d pixel|",
 
 
 def saliency(model, x, method="gradient", path=None, input_name="input", target=None, layer=None,
-             class_names=None, title=None, **options):
+             class_names=None, title=None, model_label=None, **options):
     """Draw :func:`saliency_map`: the input, the saliency map, and the map over the input.
+
+    ``model_label`` names the model in the title (default its zoo name); ``options`` go to
+    :func:`saliency_map` (``samples``, ``noise``, ``seed``).
 
     Returns:
         Picture whose ``data`` is the dict of :func:`saliency_map`.
@@ -165,7 +168,7 @@ def saliency(model, x, method="gradient", path=None, input_name="input", target=
     name = class_names[data["target"]] if class_names else str(data["target"])
     predicted = class_names[data["predicted"]] if class_names else str(data["predicted"])
     what = METHOD_TITLES[method] + (f" on {data['layer']}" if data["layer"] else "")
-    title = title or (f"{model_name(model)} {what}\nfor {input_name}, class {name} (predicted {predicted}, "
+    title = title or (f"{model_label or model_name(model)}: {what}\nfor {input_name}, class {name} (predicted {predicted}, "
                       f"p = {data['probability']:.3f})")
     shown = image_for_display(as_batch(x)[0])
     grey = "gray" if shown.ndim == 2 else None
