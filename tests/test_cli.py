@@ -77,7 +77,7 @@ def test_evaluate_on_a_directory(trained, tmp_path, capsys):
     with open(tmp_path / "t10k-labels-idx1-ubyte", "wb") as f:
         f.write(bytes([0, 0, 8, 1]) + np.array([200], ">u4").tobytes() + test.targets[:200].astype(np.uint8).tobytes())
     assert main(["evaluate", str(trained / "model.npz"), "--data", str(tmp_path)]) == 0
-    assert capsys.readouterr().out.startswith("accuracy: ")
+    assert capsys.readouterr().out.splitlines()[0].endswith(" on 200 test images")  # all of them, not a split
 
 
 def save_png(path, digit, invert=False, scale=4):

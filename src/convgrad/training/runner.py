@@ -174,10 +174,7 @@ def build_run_model(cfg, bundle):
     if name in GENERATIVE:
         kwargs = _generative_kwargs(name, shape, cfg)
         return build_model(name, **kwargs), kwargs
-    try:
-        from ..models import build_for_data
-    except ImportError:  # until branch `data` is merged
-        from ._mnist_fallback import build_for_data
+    from ..models import build_for_data
 
     extra = {"variant": cfg["variant"]} if name == "lenet5" else {}
     return build_for_data(name, shape, bundle.num_classes, **extra)
@@ -639,12 +636,9 @@ def _eval_data(ckpt, data, data_kind, max_test):
             settings["channels"], settings["image_size"] = int(size[0]), int(size[-1])
         settings["label_column"] = cfg.get("label_column")
     settings.update({"augment": False, "max_train": None, "max_test": max_test})
-    try:
+    bundle = _idx_test_only(settings, pre)  # t10k files alone: all of them, not a split of them
+    if bundle is None:
         bundle = open_run_data(settings)
-    except DatasetNotFoundError:
-        bundle = _idx_test_only(settings, pre)
-        if bundle is None:
-            raise
     if size is not None and list(bundle.input_shape) != [int(s) for s in size]:
         raise CheckpointError(f"checkpoint '{ckpt.path}' is a {ckpt.model_name} model for {_shape(size)} input; the "
                               f"data's samples are {_shape(bundle.input_shape)}")
@@ -662,6 +656,8 @@ def _idx_test_only(settings, pre):
 
     if settings["data"] is None or settings["data_kind"] not in (None, "idx") or not os.path.isdir(settings["data"]):
         return None
+    if any(name.startswith(("train-images", "train-labels")) for name in os.listdir(settings["data"])):
+        return None  # a whole IDX directory: open_data reads it
     try:
         images, labels = load_mnist_arrays(settings["data"], train=False)
     except DatasetNotFoundError:
