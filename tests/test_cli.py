@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from convgrad.cli import main
+from convgrad.cli import build_parser, main
 from convgrad.data import MNIST
 from convgrad.io import build_model, load_checkpoint, save_checkpoint
 
@@ -438,3 +438,13 @@ def test_memory_error_inside_a_step_is_one_line(tmp_path):
         train_run({"max_train": 200, "max_test": 100, "epochs": 1, "batch_size": 32}, out=tmp_path / "r", log=None,
                   progress=False, callbacks=[Exhausted()])
     assert not (tmp_path / "r" / "run.lock").exists()
+
+
+def test_readme_and_help_give_the_same_main_job_figure():
+    """#14.21: README said 98.58% in 11-16 s, `train --help` 98.5% in about 30 s: one measured
+    figure (accuracy and time) must appear in both."""
+    readme = open(os.path.join(os.path.dirname(__file__), "..", "README.md"), encoding="utf-8").read()
+    main_job = readme[readme.index("## The main job"):][:1500]
+    accuracy, seconds = re.search(r"\*\*(\d\d\.\d\d)% test accuracy\s+\(seed 0\) in (\d+) s\*\*", main_job).groups()
+    helptext = " ".join(build_parser()._subparsers._group_actions[0].choices["train"].format_help().split())
+    assert f"{accuracy}% in {seconds} s" in helptext, helptext[:600]
