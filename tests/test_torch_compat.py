@@ -443,7 +443,7 @@ def test_custom_module_checkpoints_save_and_load_into_an_instance(tmp_path):
     fit(model, DataLoader(ds, batch_size=8, seed=0), opt, epochs=1, checkpoint_path=tmp_path / "run.npz",
         checkpoint_every=2, progress=False)
     ckpt = load_checkpoint(tmp_path / "run.npz")
-    assert ckpt.training["step"] == 4 and "optimizer" in ckpt.training
+    assert ckpt.training["step"] == 5 and "optimizer" in ckpt.training  # fit checkpoints the end of the run too
 
 
 def test_fit_checks_the_checkpoint_path_before_the_first_step(tmp_path):

@@ -68,7 +68,7 @@ def evolution(source, path=None, gif_path=None, max_frames=MAX_GIF_FRAMES, rows=
     name = model or _run_model_name(source) or "model"
     limit = symmetric_limit(weights)
     grid_index = pick_snapshots(len(steps), rows)
-    title = (f"{name} {layer}: filters over time, steps {int(steps[0])} to {int(steps[-1])} "
+    title = (f"{name}, layer {layer}: filters over time, steps {int(steps[0])} to {int(steps[-1])} "
              f"({len(steps)} snapshots, {len(grid_index)} shown)")
     fig = _draw_time_grid(weights, steps, grid_index, limit, title)
     gif_index = pick_snapshots(len(steps), max_frames)
@@ -76,7 +76,7 @@ def evolution(source, path=None, gif_path=None, max_frames=MAX_GIF_FRAMES, rows=
             "gif_steps": steps[gif_index], "limit": limit, "report": describe_filters(weights[-1]),
             "gif_path": None}
     if gif_path is not None:
-        data["gif_path"] = write_gif(weights[gif_index], steps[gif_index], f"{name} {layer}", limit, gif_path)
+        data["gif_path"] = write_gif(weights[gif_index], steps[gif_index], f"{name}, layer {layer}", limit, gif_path)
     return finish(fig, data, title, path)
 
 
