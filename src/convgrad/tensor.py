@@ -624,7 +624,7 @@ class Tensor:
 
     def cuda(self, device=None, non_blocking=False, memory_format=None):
         """Raises DeviceError: convgrad runs on the CPU only."""
-        device_mod.device("cuda" if device is None else device)  # raises: convgrad runs on the CPU
+        device_mod.check_device("cuda" if device is None else device, "Tensor.cuda")  # raises: CPU only
         return self  # pragma: no cover
 
     def pin_memory(self, device=None):

@@ -53,8 +53,7 @@ class Module:
         object.__delattr__(self, name)
 
     def register_parameter(self, name, param):
-        """Register ``param`` (a Parameter, or None) under ``name`` so ``parameters()`` and ``state_dict()`` include
-        it."""
+        """Register ``param`` (a Parameter, or None) as ``name``: ``parameters()`` and ``state_dict()`` include it."""
         if param is None:
             self._parameters[name] = None
             object.__setattr__(self, name, None)
@@ -181,8 +180,7 @@ class Module:
         return module
 
     def apply(self, fn):
-        """Call ``fn(module)`` on every descendant and then on this module; returns ``self`` (e.g. for custom
-        initialisation)."""
+        """Call ``fn(module)`` on every descendant, then on this module; returns ``self`` (e.g. to initialise)."""
         for m in list(self.modules())[::-1]:
             fn(m)
         return self
@@ -247,7 +245,7 @@ class Module:
 
     def cuda(self, device=None):
         """Raises DeviceError: convgrad runs on the CPU only."""
-        device_mod.device("cuda" if device is None else device)  # raises: convgrad runs on the CPU
+        device_mod.check_device("cuda" if device is None else device, f"{type(self).__name__}.cuda")  # raises
         return self  # pragma: no cover
 
     # --- state ---------------------------------------------------------------------------------
