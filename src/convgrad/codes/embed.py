@@ -125,7 +125,7 @@ def embed_dataset(model, dataset, out, batch_size=DEFAULT_BATCH, progress=True):
         ``out``.
 
     Example:
-        >>> embed_dataset(convgrad.load("ae.npz"), MNIST(train=False, transform=ToTensor()), "codes.npz")
+        >>> embed_dataset(convgrad.load("ae.npz"), MNIST(train=False, transform=ToTensor()), "codes.npz")  # doctest: +SKIP
         'codes.npz'
     """
     from tqdm import tqdm
