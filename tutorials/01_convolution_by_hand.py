@@ -10,9 +10,9 @@ This tutorial
 
 1. computes the top-left output of the classic example by hand -- the nine products and their sum,
    **4** -- then the whole map `[[4, 3, 4], [2, 4, 3], [2, 3, 4]]`, and checks that
-   [`F.conv2d`](../api/convgrad.nn.functional.md) gives the same numbers;
+   [`F.conv2d`](../api/convgrad.functional.md) gives the same numbers;
 2. shows that what deep-learning libraries call "convolution" is **cross-correlation**: true
-   convolution ([`F.convolve2d`](../api/convgrad.nn.functional.md)) flips the kernel first.
+   convolution ([`F.convolve2d`](../api/convgrad.functional.md)) flips the kernel first.
    For the Sobel x kernel, flipping both ways negates it, so true convolution gives exactly minus
    the cross-correlation;
 3. runs the Sobel pair ([`convgrad.filters.sobel`](../api/convgrad.filters.md)) over a real

@@ -11,7 +11,7 @@ size `k`, padding `p` on both sides, stride `s` and dilation `d`:
 - pooling layers use the same formula; with `ceil_mode=True` the floor becomes a ceiling
   (a last, partial window is kept).
 
-The tutorial checks the formula against [`F.conv2d`](../api/convgrad.nn.functional.md) for every
+The tutorial checks the formula against [`F.conv2d`](../api/convgrad.functional.md) for every
 combination of a few sizes, then walks through **ZF Net** ([`convgrad.models.zfnet`](../api/convgrad.models.md)),
 where a 224x224 image becomes **110x110** after the first 7x7 convolution (stride 2, padding 1):
 `floor((224 + 2 - 7) / 2) + 1 = 110`, and **55x55** after 3x3 max pooling with stride 2:

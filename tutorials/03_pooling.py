@@ -19,7 +19,7 @@ at stride 1 (so 3x3 outputs, the size formula of tutorial 2):
   (1/4 for the 2x2 windows below).
 
 The tutorial computes the three poolings with [`F.max_pool2d`, `F.avg_pool2d` and
-`F.min_pool2d`](../api/convgrad.nn.functional.md), asserts the lecture's numbers, then backpropagates
+`F.min_pool2d`](../api/convgrad.functional.md), asserts the lecture's numbers, then backpropagates
 gradients through 2x2 windows at stride 2 (one distinct gradient 1, 2, 3, 4 per window, so you can
 follow each) and asserts where they land. Look at `pooling.png` (top: forward, bottom: backward).
 
