@@ -13,12 +13,13 @@ If the code keeps what matters, images with close codes look alike. The tutorial
 2. encodes test images ([`convgrad.codes.encode_batch`](../api/convgrad.codes.md)) and finds each
    one's nearest neighbours among the others ([`knn`](../api/convgrad.codes.md)). The labels,
    used only now to score, show how often the 10 nearest neighbours are the same digit
-   ([`knn_agreement_table`](../api/convgrad.codes.md)): the 16-number codes do about as well as
-   the 784 raw pixels and better than 16 principal components (`neighbours.png`: a query in the
-   first column, its nearest codes after it);
+   ([`knn_agreement_table`](../api/convgrad.codes.md)): the 16-number codes do better than the
+   784 raw pixels and than the 16 first principal components (full run: 87% against 82% and 83%)
+   -- `neighbours.png`: a query in the first column, its nearest codes after it;
 3. looks for the **ambiguous sevens** ([`ambiguous`](../api/convgrad.codes.md)): the 7s whose
-   neighbourhood is split between 7 and another digit -- mostly 1s, 9s and 2s, the digits a
-   hurried 7 resembles. `ambiguous_sevens.png` shows them with the two classes and their shares.
+   neighbourhood is split between two digits -- mostly between 7 and 9 (a 7 with a closed or
+   curled top), sometimes 1 or 2, and now and then a 7 whose neighbours are all 4s and 9s.
+   `ambiguous_sevens.png` shows them, each with the two classes and their shares.
 
 Run: `python tutorials/07_codes_without_labels.py [--quick] [--out DIR]`.
 """
@@ -73,16 +74,19 @@ for row in table:
 agreement = {row["name"]: row["agreement"] for row in table}
 assert agreement["autoencoder codes"] > (0.6 if args.quick else 0.8)
 assert agreement["autoencoder codes"] > agreement["PCA-16"] - 0.02
+if not args.quick:
+    assert agreement["autoencoder codes"] > max(agreement["raw pixels"], agreement["PCA-16"])
 _, neighbours = codes.knn(z[:8], z, k=8, exclude_self=True)
 
 # --- 3. the ambiguous sevens ----------------------------------------------------------------------
 found = codes.ambiguous(z, test_labels, n=200, k=10)
 sevens = [a for a in found if a["label"] == 7][:8]
 for a in sevens:
-    other = a["classes"][1] if a["classes"][0] == 7 else a["classes"][0]
     print(f"  test image {a['index']}: a 7 whose neighbours are {a['shares'][0]:.0%} {a['classes'][0]}s "
-          f"and {a['shares'][1]:.0%} {a['classes'][1]}s (the other digit: {other})")
-assert sevens and all(7 in a["classes"] for a in sevens)
+          f"and {a['shares'][1]:.0%} {a['classes'][1]}s")
+others = [c for a in sevens for c in a["classes"] if c != 7]
+assert len(sevens) >= 4 and sum(7 in a["classes"] for a in sevens) >= len(sevens) / 2
+assert max(set(others), key=others.count) == 9  # a 7 is most often taken for a 9
 
 plt = pyplot()
 if plt is not None:
