@@ -70,7 +70,7 @@ def _tutorial_page(name, code):
     if code.startswith('"""'):
         end = code.index('"""', 3)
         doc, body = code[3:end].strip(), code[end + 3:].lstrip()
-    return f"{doc}\n\nRun it: `python tutorials/{name}`\n\n```python\n{body}```\n"
+    return f"{doc}\n\n## The code\n\n```python\n{body}```\n"
 
 
 def _config(nav):

@@ -14,7 +14,8 @@ at stride 1 (so 3x3 outputs, the size formula of tutorial 2):
 
 - **max** (and min) pooling routes the whole gradient of a window to the *one* input that was
   the maximum (minimum) -- every other input of the window gets 0. An input that wins several
-  overlapping windows collects the gradient of each;
+  overlapping windows collects the gradient of each; on a tie (the top-left window below holds
+  two 3s) the first in reading order wins, as in PyTorch;
 - **average** pooling spreads it evenly: each of a k x k window's inputs gets 1/k² of it
   (1/4 for the 2x2 windows below).
 
