@@ -71,3 +71,19 @@ def test_docstring_example(test, tmp_path, monkeypatch):
     report = []
     runner.run(test, out=report.append)
     assert runner.failures == 0, "".join(report)
+
+
+@pytest.mark.slow
+def test_the_docs_build_without_a_warning():
+    """``python -m docs build``: MkDocs strict, every warning (a broken link, a docstring griffe
+    cannot parse) fails it; the tutorials become pages."""
+    pytest.importorskip("mkdocstrings")
+    import subprocess
+
+    result = subprocess.run([sys.executable, "-m", "docs", "build"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    assert "WARNING" not in result.stderr
+    site = os.path.join(ROOT, "build", "site")
+    assert os.path.exists(os.path.join(site, "api", "convgrad.functional.html"))
+    assert os.path.exists(os.path.join(site, "tutorials", "01_convolution_by_hand.html"))
