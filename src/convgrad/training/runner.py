@@ -25,7 +25,7 @@ import numpy as np
 from .. import backend
 from ..data import DataLoader
 from ..data.mnist import DatasetNotFoundError
-from ..errors import ArgumentError, ResourceLimitError
+from ..errors import ArgumentError, ConvgradError, ResourceLimitError
 from ..io.checkpoint import CheckpointError, build_model, load_checkpoint, save_checkpoint
 from ..kernels.blas import blas_threads
 from ..tensor import Tensor, no_grad
@@ -733,45 +733,69 @@ class _Rescaled:
             yield Tensor(_rescale(images.numpy(), self.bpre, self.pre)), labels
 
 
-def predict_files(path, input_paths):
+def predict_files(path, input_paths, on_error="raise"):
     """Predictions of the model in checkpoint ``path`` for each input file (images, or series for
     a sequence model), read with ``convgrad.data.load_input`` and the checkpoint's preprocessing.
 
+    Args:
+        path: the checkpoint.
+        input_paths: the files to predict.
+        on_error: "raise" (the first unreadable or ill-sized file raises, before any prediction)
+            or "report" (such a file gets a result ``{"path", "error"}`` and the others are
+            answered: what ``convgrad predict a.png missing.png b.png`` does).
+
     Returns:
-        A list of dicts: ``path`` and, for a classifier, ``class`` (index), ``name`` and
-        ``probability``; for an autoencoder, ``reconstruction_error`` (mean squared, in [0, 1] pixels).
+        A list of dicts in the order of ``input_paths``: ``path`` and, for a classifier, ``class``
+        (index), ``name`` and ``probability``; for an autoencoder, ``reconstruction_error`` (mean
+        squared, in [0, 1] pixels); with ``on_error="report"``, ``error`` for a file that failed.
 
     Raises:
-        CheckpointError: a GAN checkpoint. Data errors for unreadable files (all are read first).
+        CheckpointError: a GAN checkpoint, or one that cannot be read. With ``on_error="raise"``,
+            the data errors of unreadable files.
     """
     from ..data import load_input
     from ..functional import softmax
 
     if not input_paths:
         raise ArgumentError("predict: give at least one input file")
+    if on_error not in ("raise", "report"):
+        raise ArgumentError(f"predict_files: on_error must be 'raise' or 'report', got {on_error!r}")
     ckpt = load_checkpoint(path)
     objective_name = _refuse_generator(ckpt, path, "predict")
     model, size = _build_checked(ckpt)
     pre = ckpt.preprocessing or {}
-    samples = np.stack([np.asarray(load_input(p, pre), dtype=np.float32) for p in input_paths])
-    if size is not None and list(samples.shape[1:]) != [int(s) for s in size]:
-        raise CheckpointError(f"checkpoint '{path}' expects inputs of {_shape(size)}, the files gave "
-                              f"{_shape(samples.shape[1:])}")
+    results, samples = [None] * len(input_paths), []
+    for i, p in enumerate(input_paths):
+        try:
+            sample = np.asarray(load_input(p, pre), dtype=np.float32)
+            if size is not None and list(sample.shape) != [int(s) for s in size]:
+                raise CheckpointError(f"checkpoint '{path}' expects inputs of {_shape(size)}, '{p}' gave "
+                                      f"{_shape(sample.shape)}")
+        except (ConvgradError, OSError) as exc:
+            if on_error == "raise":
+                raise
+            results[i] = {"path": p, "error": " ".join(str(exc).split())}
+            continue
+        samples.append((i, sample))
+    if not samples:
+        return results
+    batch = np.stack([sample for _, sample in samples])
     with no_grad(), blas_threads(1):
         if objective_name == "classification":
             names = list((ckpt.extra or {}).get("class_names") or pre.get("classes") or [])
-            probs = softmax(model(Tensor(samples)), dim=1).numpy()
-            out = []
-            for p, row in zip(input_paths, probs):
+            probs = softmax(model(Tensor(batch)), dim=1).numpy()
+            for (i, _), row in zip(samples, probs):
                 c = int(row.argmax())
-                out.append({"path": p, "class": c, "name": names[c] if c < len(names) else str(c),
-                            "probability": float(row.max())})
-            return out
+                results[i] = {"path": input_paths[i], "class": c, "name": names[c] if c < len(names) else str(c),
+                              "probability": float(row.max())}
+            return results
         objective = make_objective(objective_name, mean=pre.get("mean"), std=pre.get("std"))
-        target = objective.targets.unit(samples).numpy()
-        recon = model(Tensor(samples)).numpy()
-        errors = ((recon - target) ** 2).reshape(len(samples), -1).mean(axis=1)
-        return [{"path": p, "reconstruction_error": float(e)} for p, e in zip(input_paths, errors)]
+        target = objective.targets.unit(batch).numpy()
+        recon = model(Tensor(batch)).numpy()
+        errors = ((recon - target) ** 2).reshape(len(batch), -1).mean(axis=1)
+        for (i, _), e in zip(samples, errors):
+            results[i] = {"path": input_paths[i], "reconstruction_error": float(e)}
+        return results
 
 
 def predict_digits(path, image_paths):
