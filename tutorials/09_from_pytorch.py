@@ -10,15 +10,16 @@ import torch.nn.functional as F               import convgrad.nn.functional as F
 import torch.optim as optim                   import convgrad.optim as optim
 ```
 
-The tutorial writes one training program -- a small CNN, cross-entropy, SGD with momentum, on
-1,000 bundled MNIST images ([`convgrad.data.MNIST`](../api/convgrad.data.md)) -- as a function of
+The tutorial writes one training program -- a small CNN, cross-entropy, SGD with momentum, 60
+steps of 32 bundled MNIST training images ([`convgrad.data.MNIST`](../api/convgrad.data.md); 15
+steps with `--quick`) -- as a function of
 those four modules, and runs it twice: on PyTorch and on convgrad. Both start from the same weights
 (PyTorch's initial `state_dict`, loaded into convgrad with
 [`load_state_dict`](../api/convgrad.nn.md)) and see the same batches, so their losses must agree
 step by step: they do, to about 1e-6 (float32 rounding), over every step. Look at
 `pytorch_vs_convgrad.png`: the two loss curves lie on top of each other.
 
-**What differs** (the whole list is in the guide `PYTORCH.md`):
+**What differs** (the whole list is in the guide [PYTORCH.md](../PYTORCH.md)):
 
 - the CPU only: `torch.cuda.is_available()` is False and asking for `"cuda"` raises `DeviceError`;
 - float32 and float64 only (no float16/bfloat16);
