@@ -7,8 +7,8 @@ import pytest
 from oracle import SHARED_DATA
 from PIL import Image
 
-from convgrad.data import (MNIST, MNIST_MEAN, MNIST_STD, DataLoader, EmptyClassError, digit_from_array, ImageError, ImageFolder,
-                           detect_kind, load_input, load_inputs, open_data, read_csv)
+from convgrad.data import (MNIST, MNIST_MEAN, MNIST_STD, DataLoader, EmptyClassError, ImageError, ImageFolder,
+                           detect_kind, digit_from_array, load_input, load_inputs, open_data, read_csv)
 from convgrad.errors import ArgumentError, ConvgradError, FileFormatError
 
 OPTDIGITS = os.path.join(SHARED_DATA, "uci_optdigits")

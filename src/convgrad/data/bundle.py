@@ -326,7 +326,8 @@ def _open_folder(path, opts):
     test = test if test_idx is None else test.subset(test_idx)
     _check_classes(full.classes, train.targets, test.targets, test_name, notes)
     mean, std = _image_stats(train, opts["seed"])
-    aug = [RandomAffine(degrees=10.0, translate=0.06 * min(full.image_size), scale=(0.9, 1.1))] if opts["augment"] else []
+    shift = 0.06 * min(full.image_size)  # pixels
+    aug = [RandomAffine(degrees=10.0, translate=shift, scale=(0.9, 1.1))] if opts["augment"] else []
     train.transform = Compose([ToTensor()] + aug + [Normalize(mean, std)])
     test.transform = Compose([ToTensor(), Normalize(mean, std)])
     h, w = full.image_size
