@@ -179,6 +179,7 @@ INPLACE = [
     ("fill_", lambda t, o: t.fill_(0.7), lambda t, o: t.fill_(0.7)),
     ("zero_", lambda t, o: t.zero_(), lambda t, o: t.zero_()),
     ("masked_fill_", lambda t, o: t.masked_fill_(o > 0, 2.0), lambda t, o: t.masked_fill_(o > 0, 2.0)),
+    ("copy_", lambda t, o: t.copy_(o * 3), lambda t, o: t.copy_(o * 3)),
 ]
 
 
@@ -246,6 +247,19 @@ def test_modifying_a_tensor_saved_for_backward_raises_at_backward():
     c.sub_(1)
     c.sum().backward()
     np.testing.assert_array_equal(a.grad.numpy(), np.ones(3))
+
+
+def test_inplace_through_a_view_in_the_graph_is_refused():
+    a = cg.randn(3, 4, requires_grad=True)
+    y = a.exp()
+    with pytest.raises(RuntimeError, match="view"):
+        y[0].add_(1)  # would change exp's saved output behind its back
+    z = y.clone()
+    z.add_(1)  # a tensor of its own: fine
+    x = cg.zeros(3, 4)
+    x[:, :2] *= 0.0  # no graph: changes the storage, as in PyTorch
+    x[1] += 5
+    np.testing.assert_array_equal(x.numpy()[1], [5, 5, 5, 5])
 
 
 def test_changes_through_data_are_not_recorded():
@@ -477,3 +491,41 @@ def test_gradcheck_on_float32_says_use_float64():
     with pytest.raises(DTypeError, match="float64"):
         gradcheck(lambda x: x * 2, [cg.randn(3, requires_grad=True)])
     assert gradcheck(lambda x: x * 2, [cg.randn(3, dtype=cg.float64, requires_grad=True)])
+
+
+def test_docs_pytorch_md_lists_are_generated_from_the_code():
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    result = subprocess.run([sys.executable, os.path.join(root, "scripts", "pytorch_map.py"), "--check"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_autograd_grad_and_variable_match_torch(dtype):
+    from convgrad.autograd import Variable, grad
+    x = RNG.standard_normal((4, 3)).astype(dtype)
+    w = RNG.standard_normal((3, 2)).astype(dtype)
+    cx, cw = Variable(cg.tensor(x), requires_grad=True), cg.tensor(w, requires_grad=True)
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    gx, gw = grad(((cx @ cw).tanh() ** 2).sum(), [cx, cw])
+    ex, ew = torch.autograd.grad(((tx @ tw).tanh() ** 2).sum(), [tx, tw])
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(gx.numpy(), ex.numpy(), rtol=tol, atol=tol)
+    np.testing.assert_allclose(gw.numpy(), ew.numpy(), rtol=tol, atol=tol)
+    assert cx.grad is None and cw.grad is None  # returned, not accumulated
+    unused = cg.randn(2, requires_grad=True)
+    with pytest.raises(ArgumentTypeError, match="allow_unused"):
+        grad((cx * 2).sum(), [unused])
+
+
+def test_nn_parallel_runs_the_module_on_the_cpu():
+    import convgrad.nn.parallel as parallel
+    m = cg.nn.Linear(3, 2)
+    x = cg.randn(4, 3)
+    np.testing.assert_array_equal(parallel.data_parallel(m, x).numpy(), m(x).numpy())
+    wrapped = parallel.DataParallel(m)
+    assert list(wrapped.state_dict())[0].startswith("module.")
+    with pytest.raises(DeviceError, match="CPU"):
+        parallel.data_parallel(m, x, device_ids=[0, 1])

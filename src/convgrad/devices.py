@@ -3,7 +3,7 @@
 ``convgrad.device("cpu")``, ``tensor.to("cpu")``, ``model.to(device)`` and ``device=`` on the
 factory functions all work; asking for ``cuda``, ``mps`` or another accelerator raises one
 :class:`~convgrad.errors.DeviceError` saying that convgrad runs on the CPU. ``convgrad.cuda`` and
-``convgrad.accelerator`` answer PyTorch's availability questions (nothing is available), so the
+``convgrad.accelerator`` (and ``convgrad.backends``) answer PyTorch's availability questions (nothing is available), so the
 usual ``device = "cuda" if torch.cuda.is_available() else "cpu"`` picks the CPU.
 """
 import numpy as np
@@ -169,33 +169,6 @@ class _Accelerator:
         return 0
 
 
-class _Mps:
-    @staticmethod
-    def is_available():
-        return False
-
-    @staticmethod
-    def is_built():
-        return False
-
-
-class _Cudnn:
-    enabled = False
-    benchmark = False
-    deterministic = True
-
-    @staticmethod
-    def is_available():
-        return False
-
-
-class _Backends:
-    """``convgrad.backends``: ``backends.mps.is_available()`` and ``backends.cudnn`` flags (no effect)."""
-
-    mps = _Mps()
-    cudnn = _Cudnn()
-
-
 cuda = _Cuda()
+xpu = _Cuda()  # torch.xpu answers the same questions
 accelerator = _Accelerator()
-backends = _Backends()

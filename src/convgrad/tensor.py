@@ -553,7 +553,11 @@ class Tensor:
 
     def __setitem__(self, index, value):
         self._check_inplace("__setitem__")
-        index = index._data if isinstance(index, Tensor) else index
+        if isinstance(index, tuple):
+            index = tuple(i._data if isinstance(i, Tensor) else np.arange(i.start, i.stop, i.step)
+                          if isinstance(i, range) else i for i in index)
+        elif isinstance(index, Tensor):
+            index = index._data
         self._data[index] = value._data if isinstance(value, Tensor) else value
         self._version[0] += 1
 

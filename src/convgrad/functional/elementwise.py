@@ -224,10 +224,12 @@ class Expm1(Function):
 
 
 def log1p(input):
+    """``log(1 + input)``, accurate near 0 (``torch.log1p``)."""
     return Log1p.apply(input)
 
 
 def expm1(input):
+    """``exp(input) - 1``, accurate near 0 (``torch.expm1``)."""
     return Expm1.apply(input)
 
 
