@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 
-def lenet_trajectory(out, steps, single, batch_size=64, dtype="float32"):
+def lenet_trajectory(out, steps, single, batch_size=64, dtype="float32", batch_rng=False):
     """LeNet-5 with the default augmentation, Adam + one-cycle, ``steps`` optimizer steps of the
     global batch; rank 0 writes the final weights (and DDP's timing stats)."""
     import convgrad as cg
@@ -35,7 +35,7 @@ def lenet_trajectory(out, steps, single, batch_size=64, dtype="float32"):
     model = lenet5(variant="modern")
     if dtype == "float64":
         model = model.double()
-    loader = DataLoader(data, batch_size=batch_size, shuffle=True, seed=0, per_sample_rng=True)
+    loader = DataLoader(data, batch_size=batch_size, shuffle=True, seed=0, per_sample_rng=not batch_rng)
     if dtype == "float64":
         loader = _Cast(loader)
     if not single:
@@ -77,7 +77,7 @@ class _Cast:
             yield cg.from_numpy(x.numpy().astype(np.float64)), y
 
 
-def syncbn_stats(out):
+def syncbn_stats(out, plain=False):
     """A conv -> SyncBatchNorm net, one training step on each rank's shard of a fixed global batch:
     rank 0 writes the output, running statistics and input/parameter gradients of its shard."""
     import convgrad as cg
@@ -90,7 +90,8 @@ def syncbn_stats(out):
     target = rng.normal(size=(8, 4, 6, 6)).astype(np.float64)
     cg.manual_seed(1)
     net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4)).double()
-    net = dist.convert_sync_batchnorm(net)
+    if not plain:
+        net = dist.convert_sync_batchnorm(net)
     ddp = dist.DistributedDataParallel(net)
     start, stop = dist.shard_bounds(len(x), dist.world_size(), dist.rank())
     xs = cg.from_numpy(x[start:stop].copy()).requires_grad_()
@@ -114,11 +115,13 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--single", action="store_true")
     ap.add_argument("--dtype", default="float32")
+    ap.add_argument("--batch-rng", action="store_true", help="per-batch augmentation generator (control)")
+    ap.add_argument("--plain", action="store_true", help="plain per-rank batch norm (control)")
     args = ap.parse_args(argv)
     if args.job == "trajectory":
-        lenet_trajectory(args.out, args.steps, args.single, dtype=args.dtype)
+        lenet_trajectory(args.out, args.steps, args.single, dtype=args.dtype, batch_rng=args.batch_rng)
     elif args.job == "syncbn":
-        syncbn_stats(args.out)
+        syncbn_stats(args.out, args.plain)
     else:
         from convgrad import distributed as dist
 

@@ -182,6 +182,7 @@ def convert_sync_batchnorm(module, comm=None):
         return module
     for name, child in list(module._modules.items()):
         converted = convert_sync_batchnorm(child, comm)
-        if converted is not child:
-            setattr(module, name, converted)
+        if converted is not child:  # in place in the registry: Sequential keeps its order
+            module._modules[name] = converted
+            object.__setattr__(module, name, converted)
     return module
