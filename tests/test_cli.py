@@ -47,8 +47,25 @@ def test_train_output_and_evaluate_agree(tmp_path, capsys):
     assert "on 500 test images" in line
     assert f"saved model to {tmp_path / 'a' / 'model.npz'}" in printed
     assert "images/s" in printed
-    main(["evaluate", str(tmp_path / "a" / "model.npz")])
-    assert capsys.readouterr().out.strip() == "accuracy: " + line.split()[2]
+    main(["evaluate", str(tmp_path / "a" / "model.npz"), "--max-test", "500"])
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first == f"accuracy: {line.split()[2]} on 500 test images"
+
+
+def test_evaluate_uses_the_whole_test_split_by_default(trained, capsys):
+    """#14.5: the run tested on --max-test 500; evaluate takes all 10,000 unless told, says how
+    many, and adds a per-class table."""
+    assert main(["evaluate", str(trained / "model.npz")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert re.fullmatch(r"accuracy: 0\.\d{4} on 10,000 test images", lines[0]), lines[0]
+    assert lines[1].split() == ["class", "images", "correct", "accuracy"]
+    table = [line.split() for line in lines[2:]]
+    assert [row[0] for row in table] == [str(d) for d in range(10)]
+    assert sum(int(row[1].replace(",", "")) for row in table) == 10000
+    correct = sum(int(row[2].replace(",", "")) for row in table)
+    assert abs(correct / 10000 - float(lines[0].split()[1])) < 1e-4
+    assert main(["evaluate", str(trained / "model.npz"), "--max-test", "300"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].endswith("on 300 test images")
 
 
 def test_evaluate_on_a_directory(trained, tmp_path, capsys):
@@ -125,7 +142,7 @@ def cases(tmp_path, trained):
         (["evaluate", str(garbage)], 1, "garbage.npz' is not a .npz file|corrupt"),
         (["evaluate", str(notes)], 1, "not a .npz file"),
         (["evaluate", str(wrong)], 1, "does not fit LeNet5.*fc3.weight"),
-        (["evaluate", str(rgb)], 1, "lenet5 model for 3x32x32 input; MNIST digits are 1x28x28"),
+        (["evaluate", str(rgb)], 1, "lenet5 model for 3x32x32 input; the data.s samples are 1x28x28"),
         (["evaluate", model, "--data", str(tmp_path / "nope")], 1, "does not exist or is not a directory"),
         (["predict", model, str(notes)], 1, "cannot read '.*notes.png' as an image"),
         (["predict", model, str(tmp_path / "nothing.png")], 1, "image '.*nothing.png' does not exist"),

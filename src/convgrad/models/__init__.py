@@ -12,12 +12,14 @@ from ..errors import ArgumentError
 from .alexnet import AlexNet, alexnet
 from .autoencoder import ConvAutoencoder, conv_autoencoder
 from .base import MODEL_REGISTRY, ZooModel, register_model
+from .dcgan import DCGAN, dcgan
 from .googlenet import GoogLeNet, GoogLeNetOutputs, googlenet, googlenet_loss
 from .lenet import LeNet5, lenet5
 from .nin import NiN, nin
 from .resnet import (BasicBlock, Bottleneck, ResNet, cifar_resnet, resnet18, resnet20, resnet32, resnet34, resnet44,
                      resnet50, resnet56, resnet101, resnet152)
 from .vgg import VGG, vgg, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn
+from .vae import VAE, vae
 from .zfnet import ZFNet, zfnet
 
 register_model(lenet5)  # lenet5 records its own model_config; the registry needs it by name
@@ -43,7 +45,7 @@ __all__ = [
     "LeNet5", "lenet5", "AlexNet", "alexnet", "ZFNet", "zfnet", "NiN", "nin",
     "GoogLeNet", "GoogLeNetOutputs", "googlenet", "googlenet_loss",
     "VGG", "vgg", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn",
-    "ConvAutoencoder", "conv_autoencoder",
+    "ConvAutoencoder", "conv_autoencoder", "VAE", "vae", "DCGAN", "dcgan",
     "ResNet", "BasicBlock", "Bottleneck", "cifar_resnet", "resnet18", "resnet34", "resnet50", "resnet101",
     "resnet152", "resnet20", "resnet32", "resnet44", "resnet56",
 ]
