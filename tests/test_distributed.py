@@ -324,3 +324,79 @@ def test_ddp_in_one_process_trains_exactly_like_the_bare_model():
         np.testing.assert_array_equal(p.numpy(), q.numpy())
     with pytest.raises(cg.errors.ArgumentError):
         dist.DistributedDataParallel(a, average="median")
+
+
+# ----------------------------------------------------------------------------------------------
+# mpiexec -n 2 convgrad train
+# ----------------------------------------------------------------------------------------------
+CLI = [sys.executable, "-m", "convgrad.cli"]
+SMALL_RUN = ["train", "--max-train", "1600", "--epochs", "4", "--max-test", "500", "--checkpoint-every", "20",
+             "--no-progress"]
+
+
+def _weights(path):
+    with np.load(path) as f:
+        return {k: f[k] for k in f.files if k.startswith("model/")}
+
+
+@pytest.mark.slow
+@needs_mpi
+def test_cli_resumed_distributed_run_is_bit_identical_to_an_uninterrupted_one(tmp_path):
+    whole, cut, single = tmp_path / "whole", tmp_path / "cut", tmp_path / "single"
+    proc, _ = _run(CLI + SMALL_RUN + ["--out", str(whole)], n=2, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "data-parallel on 2 ranks" in proc.stdout and proc.stdout.count("saved model to") == 1  # rank 0 speaks
+    # the same run, interrupted with Ctrl-C (mpiexec forwards it to both ranks) after step 30
+    job = subprocess.Popen(["mpiexec", "-n", "2"] + CLI + SMALL_RUN + ["--out", str(cut)], env=_env(),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    while time.time() < deadline and job.poll() is None:
+        metrics = cut / "metrics.jsonl"
+        if metrics.exists() and '"step": 30' in metrics.read_text():
+            break
+        time.sleep(0.1)
+    job.send_signal(2)
+    _, err = job.communicate(timeout=120)
+    assert job.returncode != 0 and "interrupted after" in err, err
+    assert not (cut / "model.npz").exists()
+    proc, _ = _run(CLI + ["train", "--resume", str(cut), "--no-progress"], n=2, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    a, b = _weights(whole / "model.npz"), _weights(cut / "model.npz")
+    assert sorted(a) == sorted(b)
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
+    # and one process follows the same trajectory (same command without mpiexec)
+    proc, _ = _run(CLI + SMALL_RUN + ["--out", str(single)], timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    c = _weights(single / "model.npz")
+    worst = max(float(np.abs(a[k] - c[k]).max() / np.abs(c[k]).max()) for k in a)
+    assert 0 < worst < 2e-4
+
+
+@needs_mpi
+def test_cli_error_on_one_rank_ends_the_distributed_job_fast(tmp_path):
+    out = tmp_path / "taken"
+    out.mkdir()
+    (out / "model.npz").write_bytes(b"x")  # rank 0 refuses this --out; rank 1 would wait for it for ever
+    proc, seconds = _run(CLI + ["train", "--max-train", "200", "--epochs", "1", "--out", str(out), "--no-progress"],
+                         n=2, timeout=90)
+    assert proc.returncode != 0 and seconds < 60
+    assert "rank 0 of 2 failed" in proc.stderr and "already holds a run" in proc.stderr
+
+
+def test_cli_without_mpi4py_trains_alone_and_distributed_says_what_to_install(tmp_path):
+    run = ("from convgrad.cli import main\n"
+           "code = main(sys.argv[1:])\n"
+           "assert 'mpi4py' not in sys.modules or sys.modules['mpi4py'] is None\n"
+           "sys.exit(code)\n")
+    env = _env()
+    proc = subprocess.run([sys.executable, "-c", NO_MPI + run, "train", "--max-train", "128", "--epochs", "1",
+                           "--max-test", "100", "--out", str(tmp_path / "plain"), "--no-progress"],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "plain" / "model.npz").exists()
+    proc = subprocess.run([sys.executable, "-c", NO_MPI + run, "train", "--distributed", "--max-train", "128",
+                           "--out", str(tmp_path / "dist")], capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "pip install convgrad[mpi]" in lines[0], proc.stderr

@@ -75,8 +75,9 @@ class _Bucket:
             self.offsets.append(n)
             n += p.data.size
         self.size = n
-        # one extra element at the end carries this rank's weight (its shard size)
-        self.buffer = np.zeros(n + 1, dtype=dtype)
+        # after the gradients: this rank's weight (its shard size), then one flag per parameter
+        # (1 if it had a gradient here), so a parameter no rank touched keeps grad None
+        self.buffer = np.zeros(n + 1 + len(params), dtype=dtype)
         self.nbytes = self.buffer.nbytes
         self.reset()
 
@@ -224,7 +225,8 @@ class DistributedDataParallel(Module):
                 view[...] = p.grad.data.reshape(-1)
             else:
                 np.multiply(p.grad.data.reshape(-1), weight, out=view)
-        out[-1] = weight
+        out[bucket.size] = weight
+        out[bucket.size + 1:] = [p.grad is not None for p in bucket.params]
 
     def _launch_ready(self):
         """Start the buckets that are complete, in index order, stopping at the first that is not."""
@@ -246,7 +248,8 @@ class DistributedDataParallel(Module):
 
         Runs by itself at the end of each backward pass; calling it again is harmless. Parameters
         that received no gradient in this backward are reduced as zeros (so every rank sends the
-        same buckets) and get the average of the other ranks' gradients.
+        same buckets) and get the average of the other ranks' gradients; one that no rank touched
+        keeps ``grad = None``.
         """
         if not self._running:
             return
@@ -259,11 +262,14 @@ class DistributedDataParallel(Module):
         t_end = time.perf_counter()
         sent = 0
         for bucket in self._buckets:
-            total = float(bucket.buffer[-1])
-            averaged = bucket.buffer[:-1]
+            total = float(bucket.buffer[bucket.size])
+            averaged = bucket.buffer[:bucket.size]
             averaged /= np.asarray(total, dtype=bucket.dtype)
-            for p, offset in zip(bucket.params, bucket.offsets):
+            flags = bucket.buffer[bucket.size + 1:]
+            for p, offset, used in zip(bucket.params, bucket.offsets, flags):
                 value = averaged[offset:offset + p.data.size].reshape(p.data.shape)
+                if not used:
+                    continue  # no rank computed a gradient for it: None, as in one process
                 if p.grad is None:
                     from ..tensor import Tensor
 
@@ -295,7 +301,16 @@ class DistributedDataParallel(Module):
             times.append(time.perf_counter() - t)
         return float(np.median(times))
 
-    # --- the wrapped module's state -----------------------------------------------------------
+    # --- the wrapped module -------------------------------------------------------------------
+    def __getattr__(self, name):
+        """Other attributes come from the wrapped module (``ddp.encode(x)``, ``ddp.generator``):
+        objectives that call a model's parts still train every part data-parallel, since the
+        averaging hangs on the parameters, not on ``forward``."""
+        module = self.__dict__.get("_modules", {}).get("module")
+        if module is None:
+            raise AttributeError(name)
+        return getattr(module, name)
+
     def extra_repr(self):
         return (f"world_size={self._size}, buckets={len(self._buckets)}, bucket_cap_mb={self.bucket_cap_mb:g}, "
                 f"average={self.average!r}")
