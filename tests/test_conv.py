@@ -393,7 +393,7 @@ def test_layers_match_torch_after_loading_the_same_weights(name, kwargs, x_shape
         return ref(x)
 
     check_against_torch(cg_fn, torch_fn, [x_shape], dtype=dtype, name=name)
-    assert has_gemm_layout(layer.weight.data)  # the forward restored the GEMM memory order
+    assert has_gemm_layout(layer.weight.numpy())  # the forward restored the GEMM memory order
     assert_close(layer.state_dict()["weight"], ref.weight.detach().numpy(), 0, "weight values")
     x = np.random.default_rng(0).standard_normal(x_shape).astype(dtype)
     g = np.random.default_rng(1).standard_normal(ref(torch.tensor(x)).shape).astype(dtype)

@@ -84,9 +84,9 @@ def test_output_is_a_batch_last_view_and_layers_keep_it():
     conv = cg.nn.Conv2d(1, 4, 3, padding=1)
     out = conv(x)
     assert out.shape == (32, 4, 12, 12)
-    assert out.data.strides[0] == out.data.itemsize  # the batch axis is the fastest in memory
+    assert out.numpy().strides[0] == out.numpy().itemsize  # the batch axis is the fastest in memory
     pooled = F.max_pool2d(F.relu(out), 2)
-    assert pooled.data.strides[0] == pooled.data.itemsize
+    assert pooled.numpy().strides[0] == pooled.numpy().itemsize
 
 
 def test_which_layers_take_the_batch_last_path():

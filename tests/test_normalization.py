@@ -58,7 +58,7 @@ def test_batch_norm_on_channels_last_memory_keeps_the_layout(training):
     cx = cg.tensor(xcl, requires_grad=True)
     cw, cb = cg.tensor(w, requires_grad=True), cg.tensor(b, requires_grad=True)
     out = F.batch_norm(cx, cg.tensor(rm.copy()), cg.tensor(rv.copy()), cw, cb, training)
-    assert np.moveaxis(out.data, 1, -1).flags.c_contiguous          # output stays channels-last
+    assert np.moveaxis(out.numpy(), 1, -1).flags.c_contiguous          # output stays channels-last
     g = rng.standard_normal(x.shape).astype(np.float32)
     out.backward(_channels_last(g))
     tx = torch.tensor(x, requires_grad=True)

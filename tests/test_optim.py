@@ -70,7 +70,7 @@ def test_trajectory_matches_torch_on_synthetic_gradients(config, dtype):
     cg_params, t_params, cg_opt, t_opt = _make_pair(name, kwargs, shapes, dtype)
     rng = np.random.default_rng(1)
     tol = 1e-10 if dtype == np.float64 else 1e-5
-    start = cg_params[0].data.copy()
+    start = cg_params[0].numpy().copy()
     worst = 0.0
     for step in range(STEPS):
         for i, (c, t) in enumerate(zip(cg_params, t_params)):
@@ -84,11 +84,11 @@ def test_trajectory_matches_torch_on_synthetic_gradients(config, dtype):
         t_opt.step()
         for c, t in zip(cg_params, t_params):
             expected = t.detach().numpy()
-            assert c.data.dtype == dtype
-            np.testing.assert_allclose(c.data, expected, rtol=tol, atol=tol, err_msg=f"step {step}")
-            worst = max(worst, float(np.abs(c.data - expected).max()) / max(1.0, float(np.abs(expected).max())))
+            assert c.numpy().dtype == dtype
+            np.testing.assert_allclose(c.numpy(), expected, rtol=tol, atol=tol, err_msg=f"step {step}")
+            worst = max(worst, float(np.abs(c.numpy() - expected).max()) / max(1.0, float(np.abs(expected).max())))
     _record_parity(f"optim.{name} (15-step trajectory)", dtype, worst)
-    assert np.abs(cg_params[0].data - start).max() > 0     # the optimizer really moved the weights
+    assert np.abs(cg_params[0].numpy() - start).max() > 0     # the optimizer really moved the weights
 
 
 def _mlp_loss(lib, w1, b1, w2, x, y):
@@ -120,7 +120,7 @@ def test_trajectory_matches_torch_on_a_tiny_model(name, kwargs):
         t_opt.step()
         losses.append(loss.item())
         for c, t in zip(cg_params, t_params):
-            np.testing.assert_allclose(c.data, t.detach().numpy(), rtol=1e-6, atol=1e-6, err_msg=f"step {step}")
+            np.testing.assert_allclose(c.numpy(), t.detach().numpy(), rtol=1e-6, atol=1e-6, err_msg=f"step {step}")
     assert losses[-1] < losses[0]
 
 
@@ -141,16 +141,16 @@ def test_closure_is_evaluated_and_its_loss_returned():
         last = opt.step(closure).item()
     assert first == pytest.approx(float((x ** 2).sum()))
     assert last < 1e-8
-    np.testing.assert_allclose(p.data, x, atol=1e-4)
+    np.testing.assert_allclose(p.numpy(), x, atol=1e-4)
 
 
 def test_updates_are_in_place_and_keep_float32():
     p = cg.nn.Parameter(np.ones((2, 3), np.float32))
-    array = p.data
+    array = p.numpy()
     opt = optim.Adam([p], lr=0.1)
     p.grad = cg.tensor(np.full((2, 3), 0.5, np.float32))
     opt.step()
-    assert p.data is array and p.data.dtype == np.float32
+    assert p.numpy() is array and p.numpy().dtype == np.float32
     assert all(v.dtype == np.float32 for v in opt.state[p].values() if isinstance(v, np.ndarray))
 
 
@@ -175,7 +175,7 @@ def test_param_groups_have_their_own_options_like_torch():
         cg_opt.step()
         t_opt.step()
     for c, t in zip(cps + [cg_extra], tps + [t_extra]):
-        np.testing.assert_allclose(c.data, t.detach().numpy(), rtol=1e-12)
+        np.testing.assert_allclose(c.numpy(), t.detach().numpy(), rtol=1e-12)
 
 
 def test_zero_grad_sets_to_none_or_zero():
@@ -183,7 +183,7 @@ def test_zero_grad_sets_to_none_or_zero():
     opt = optim.SGD([p], lr=0.1)
     p.grad = cg.tensor(np.ones(3))
     opt.zero_grad(set_to_none=False)
-    np.testing.assert_array_equal(p.grad.data, 0)
+    np.testing.assert_array_equal(p.grad.numpy(), 0)
     opt.zero_grad()
     assert p.grad is None
 
@@ -221,9 +221,9 @@ def test_state_dict_round_trip_through_npz_resumes_identically(name, kwargs, tmp
             np.testing.assert_allclose(np.asarray(ours["state"][idx][key], dtype=np.float64),
                                        value.detach().numpy() if torch.is_tensor(value) else value, rtol=1e-12)
     np.savez(tmp_path / "opt.npz", **optim.flatten_state_dict(ours))
-    snapshot = [p.data.copy() for p in params]
+    snapshot = [p.numpy().copy() for p in params]
     run(opt, params, grads[6:])
-    expected = [p.data.copy() for p in params]
+    expected = [p.numpy().copy() for p in params]
 
     with np.load(tmp_path / "opt.npz", allow_pickle=False) as f:
         loaded = optim.unflatten_state_dict(f)
@@ -233,7 +233,7 @@ def test_state_dict_round_trip_through_npz_resumes_identically(name, kwargs, tmp
     assert opt2.param_groups[0]["lr"] == kwargs["lr"]
     run(opt2, params2, grads[6:])
     for a, b in zip(params2, expected):
-        np.testing.assert_array_equal(a.data, b)
+        np.testing.assert_array_equal(a.numpy(), b)
 
 
 def test_load_state_dict_casts_to_the_parameter_dtype_and_checks_sizes():
@@ -298,15 +298,15 @@ def test_mini_batch_sizes_are_the_same_optimizer():
     opt = optim.SGD([full], lr=0.05)
     full.grad = cg.tensor(grad(w0, np.arange(8)))
     opt.step()
-    np.testing.assert_allclose(full.data, w0 - 0.05 * grad(w0, np.arange(8)), rtol=1e-12)
+    np.testing.assert_allclose(full.numpy(), w0 - 0.05 * grad(w0, np.arange(8)), rtol=1e-12)
     sgd = cg.nn.Parameter(w0.copy())
     opt = optim.SGD([sgd], lr=0.05)
     w = w0.copy()
     for i in range(8):                         # batch size 1: eight updates per epoch
-        sgd.grad = cg.tensor(grad(sgd.data.copy(), np.array([i])))
+        sgd.grad = cg.tensor(grad(sgd.numpy().copy(), np.array([i])))
         w = w - 0.05 * grad(w, np.array([i]))
         opt.step()
-    np.testing.assert_allclose(sgd.data, w, rtol=1e-12)
+    np.testing.assert_allclose(sgd.numpy(), w, rtol=1e-12)
 
 
 def test_small_cnn_with_batchnorm_and_schedule_trains_like_torch():

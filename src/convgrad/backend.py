@@ -105,3 +105,40 @@ def tune_allocator(mmap_threshold=256 * _MIB, trim_threshold=512 * _MIB, top_pad
 
 
 allocator_tuned = os.environ.get("CONVGRAD_MALLOC", "") != "system" and tune_allocator()
+
+
+class Generator:
+    """A random generator of its own, as ``torch.Generator``: ``Generator().manual_seed(42)``.
+
+    Accepted by ``generator=`` of the random factories, ``random_split``, samplers and the
+    ``convgrad.utils.data.DataLoader``. ``device`` must be the CPU.
+    """
+
+    def __init__(self, device="cpu"):
+        from .devices import check_device
+        check_device(device)
+        self._seed = int(np.random.SeedSequence().entropy % (2 ** 63))
+        self.rng = np.random.default_rng(self._seed)
+
+    def manual_seed(self, seed):
+        self._seed = int(seed)
+        self.rng = np.random.default_rng(self._seed)
+        return self
+
+    def seed(self):
+        return self.manual_seed(int(np.random.SeedSequence().entropy % (2 ** 63)))._seed
+
+    def initial_seed(self):
+        return self._seed
+
+    def get_state(self):
+        return self.rng.bit_generator.state
+
+    def set_state(self, state):
+        self.rng.bit_generator.state = state
+        return self
+
+
+def rng_of(generator=None):
+    """The NumPy generator behind ``generator`` (a :class:`Generator`), else the global one."""
+    return get_rng() if generator is None else generator.rng

@@ -2,8 +2,12 @@
 import numpy as np
 
 from . import backend
+from .devices import check_device
 from .tensor import Tensor
 from .errors import ArgumentTypeError
+
+# Every factory accepts PyTorch's ``device=`` (the CPU only: see convgrad.device), ``layout=`` and
+# ``pin_memory=`` keywords; they change nothing.
 
 
 def _dtype(dtype):
@@ -16,10 +20,11 @@ def _size(size):
     return tuple(int(s) for s in size)
 
 
-def tensor(data, dtype=None, requires_grad=False):
+def tensor(data, dtype=None, requires_grad=False, device=None, pin_memory=False):
     """A new tensor holding a copy of ``data`` (PyTorch's dtype rules, see :class:`Tensor`)."""
+    check_device(device)
     if isinstance(data, Tensor):
-        data = data.data
+        data = data._data
     arr = backend.to_array(data, dtype)
     return Tensor(np.array(arr, copy=True), requires_grad=requires_grad)
 
@@ -31,63 +36,95 @@ def from_numpy(array):
     return Tensor._wrap(array)
 
 
-def as_tensor(data, dtype=None):
+def as_tensor(data, dtype=None, device=None, pin_memory=False):
+    check_device(device)
     return data if isinstance(data, Tensor) and dtype is None else Tensor(data, dtype=dtype)
 
 
-def zeros(*size, dtype=None, requires_grad=False):
+def zeros(*size, dtype=None, requires_grad=False, device=None, pin_memory=False):
+    check_device(device)
     return Tensor(np.zeros(_size(size), _dtype(dtype)), requires_grad=requires_grad)
 
 
-def ones(*size, dtype=None, requires_grad=False):
+def ones(*size, dtype=None, requires_grad=False, device=None, pin_memory=False):
+    check_device(device)
     return Tensor(np.ones(_size(size), _dtype(dtype)), requires_grad=requires_grad)
 
 
-def empty(*size, dtype=None, requires_grad=False):
+def empty(*size, dtype=None, requires_grad=False, device=None, pin_memory=False):
+    check_device(device)
     return Tensor(np.empty(_size(size), _dtype(dtype)), requires_grad=requires_grad)
 
 
-def full(size, fill_value, dtype=None, requires_grad=False):
-    return Tensor(np.full(tuple(size), fill_value, _dtype(dtype)), requires_grad=requires_grad)
+def full(size, fill_value, dtype=None, requires_grad=False, device=None, pin_memory=False):
+    check_device(device)
+    size = (size,) if isinstance(size, int) else tuple(size)
+    if dtype is None and isinstance(fill_value, (bool, int)):
+        dtype = np.bool_ if isinstance(fill_value, bool) else np.int64
+    return Tensor(np.full(size, fill_value, _dtype(dtype)), requires_grad=requires_grad)
 
 
-def zeros_like(t, dtype=None, requires_grad=False):
+def zeros_like(t, dtype=None, requires_grad=False, device=None, pin_memory=False):
+    check_device(device)
     return Tensor(np.zeros(t.shape, t.dtype if dtype is None else dtype), requires_grad=requires_grad)
 
 
-def ones_like(t, dtype=None, requires_grad=False):
+def ones_like(t, dtype=None, requires_grad=False, device=None, pin_memory=False):
+    check_device(device)
     return Tensor(np.ones(t.shape, t.dtype if dtype is None else dtype), requires_grad=requires_grad)
 
 
-def randn(*size, dtype=None, requires_grad=False):
-    data = backend.get_rng().standard_normal(_size(size)).astype(_dtype(dtype))
+def randn(*size, dtype=None, requires_grad=False, device=None, pin_memory=False, generator=None):
+    check_device(device)
+    data = backend.rng_of(generator).standard_normal(_size(size)).astype(_dtype(dtype))
     return Tensor(data, requires_grad=requires_grad)
 
 
-def rand(*size, dtype=None, requires_grad=False):
-    data = backend.get_rng().random(_size(size)).astype(_dtype(dtype))
+def rand(*size, dtype=None, requires_grad=False, device=None, pin_memory=False, generator=None):
+    check_device(device)
+    data = backend.rng_of(generator).random(_size(size)).astype(_dtype(dtype))
     return Tensor(data, requires_grad=requires_grad)
 
 
-def randn_like(t, dtype=None):
-    return randn(*t.shape, dtype=t.dtype if dtype is None else dtype)
+def randn_like(t, dtype=None, requires_grad=False, device=None, pin_memory=False):
+    check_device(device)
+    return randn(*t.shape, dtype=t.dtype if dtype is None else dtype, requires_grad=requires_grad)
 
 
-def rand_like(t, dtype=None):
-    return rand(*t.shape, dtype=t.dtype if dtype is None else dtype)
+def rand_like(t, dtype=None, requires_grad=False, device=None, pin_memory=False):
+    check_device(device)
+    return rand(*t.shape, dtype=t.dtype if dtype is None else dtype, requires_grad=requires_grad)
 
 
-def randint(low, high=None, size=(), dtype=np.int64):
+def empty_like(t, dtype=None, requires_grad=False, device=None, pin_memory=False):
+    check_device(device)
+    return Tensor(np.empty(t.shape, t.dtype if dtype is None else dtype), requires_grad=requires_grad)
+
+
+def full_like(t, fill_value, dtype=None, requires_grad=False, device=None, pin_memory=False):
+    check_device(device)
+    return Tensor(np.full(t.shape, fill_value, t.dtype if dtype is None else dtype), requires_grad=requires_grad)
+
+
+def randint(low, high=None, size=(), dtype=np.int64, device=None, pin_memory=False, generator=None,
+            requires_grad=False):
+    """Random integers in ``[low, high)``; ``randint(high, size)`` as in PyTorch."""
+    check_device(device)
+    if isinstance(high, (tuple, list)):
+        low, high, size = 0, low, high
     if high is None:
         low, high = 0, low
-    return Tensor(backend.get_rng().integers(low, high, size=tuple(size)).astype(dtype))
+    size = (size,) if isinstance(size, int) else tuple(size)
+    return Tensor(backend.rng_of(generator).integers(low, high, size=size).astype(dtype))
 
 
-def randperm(n):
-    return Tensor(backend.get_rng().permutation(n).astype(np.int64))
+def randperm(n, dtype=np.int64, device=None, pin_memory=False, generator=None, requires_grad=False):
+    check_device(device)
+    return Tensor(backend.rng_of(generator).permutation(n).astype(dtype))
 
 
-def arange(start, end=None, step=1, dtype=None):
+def arange(start, end=None, step=1, dtype=None, device=None, pin_memory=False, requires_grad=False):
+    check_device(device)
     if end is None:
         start, end = 0, start
     arr = np.arange(start, end, step)
@@ -95,12 +132,15 @@ def arange(start, end=None, step=1, dtype=None):
         arr = arr.astype(dtype)
     elif arr.dtype.kind == "f":
         arr = arr.astype(backend.get_default_dtype())
-    return Tensor(arr)
+    return Tensor(arr, requires_grad=requires_grad)
 
 
-def linspace(start, end, steps, dtype=None):
-    return Tensor(np.linspace(start, end, steps).astype(_dtype(dtype)))
+def linspace(start, end, steps, dtype=None, device=None, pin_memory=False, requires_grad=False):
+    check_device(device)
+    return Tensor(np.linspace(start, end, steps).astype(_dtype(dtype)), requires_grad=requires_grad)
 
 
-def eye(n, m=None, dtype=None):
-    return Tensor(np.eye(n, m, dtype=_dtype(dtype)))
+def eye(n, m=None, dtype=None, device=None, pin_memory=False, requires_grad=False):
+    """The ``n x m`` identity matrix (``m`` defaults to ``n``)."""
+    check_device(device)
+    return Tensor(np.eye(n, m, dtype=_dtype(dtype)), requires_grad=requires_grad)

@@ -28,3 +28,7 @@ class ResourceLimitError(ConvgradError, MemoryError):
 
 class ArgumentTypeError(ConvgradError, TypeError):
     """An argument is of the wrong Python type (a list where a Tensor was expected, ...)."""
+
+
+class DeviceError(ConvgradError, ValueError):
+    """A device other than the CPU was asked for (convgrad computes on the CPU with NumPy)."""

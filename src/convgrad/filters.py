@@ -146,9 +146,9 @@ def gabor_bank(size, sigma, lambd, n_orientations=8, gamma=0.5, psi=math.pi / 2)
 def _as_kernel_stack(kernels, op):
     """A kernel, a list of kernels or an array -> float64 (n, h, w) or (out, in, h, w) array."""
     if isinstance(kernels, Tensor):
-        kernels = kernels.data
+        kernels = kernels._data
     if isinstance(kernels, (list, tuple)):
-        kernels = np.stack([np.asarray(k.data if isinstance(k, Tensor) else k, dtype=np.float64) for k in kernels])
+        kernels = np.stack([np.asarray(k._data if isinstance(k, Tensor) else k, dtype=np.float64) for k in kernels])
     kernels = np.asarray(kernels, dtype=np.float64)
     if kernels.ndim == 2:
         kernels = kernels[None]
@@ -216,7 +216,7 @@ def init_conv2d_(conv_or_weight, kernels, scale=1.0):
     block = np.zeros((n, in_c, kh, kw), dtype=weight.dtype)
     block[:, :, top:top + h, left:left + w] = stack[:, None] if stack.ndim == 3 else stack
     with no_grad():
-        weight.data[:n] = scale * block
+        weight._data[:n] = scale * block
     return weight
 
 

@@ -16,6 +16,7 @@ import threading
 import numpy as np
 
 from . import backend
+from . import devices as device_mod
 from .errors import ArgumentError, ArgumentTypeError, DTypeError
 
 # ----------------------------------------------------------------------------------------------
@@ -122,15 +123,107 @@ class Context:
 
 
 class Node:
-    """One recorded operation: the function, its saved context and its positional inputs."""
+    """One recorded operation: the function, its saved context and its positional inputs.
 
-    __slots__ = ("fn", "ctx", "inputs", "layer")
+    A node is also what ``tensor.grad_fn`` returns, as in PyTorch: ``name()`` (``"MulBackward0"``),
+    ``next_functions`` (the nodes of its inputs, ``AccumulateGrad`` for leaves) and a repr
+    ``<MulBackward0>``. ``versions`` holds ``(counter, value)`` for every tensor whose array the
+    function kept for its backward rule: an in-place change to one of them makes backward raise
+    instead of using the changed values.
+    """
 
-    def __init__(self, fn, ctx, inputs):
+    __slots__ = ("fn", "ctx", "inputs", "layer", "versions", "__weakref__")
+
+    def __init__(self, fn, ctx, inputs, versions=()):
         self.fn = fn
         self.ctx = ctx
         self.inputs = inputs  # one entry per positional argument: a Tensor or None
         self.layer = module_stack[-1] if module_stack else None
+        self.versions = versions
+
+    def name(self):
+        """PyTorch's spelling of the backward function: ``AddBackward0``, ``ReluBackward0``."""
+        return _torch_spelling(self.fn.__name__) + "Backward0"
+
+    @property
+    def next_functions(self):
+        """``((node, 0), ...)`` per input: the input's own node, ``AccumulateGrad`` for a leaf that
+        requires grad, ``None`` for inputs that need no gradient."""
+        out = []
+        for t in self.inputs:
+            if t is None:
+                out.append((None, 0))
+            elif t._node is not None:
+                out.append((t._node, 0))
+            else:
+                out.append((AccumulateGrad(t), 0))
+        return tuple(out)
+
+    def check_versions(self):
+        for counter, value, shape in self.versions:
+            if counter[0] != value:
+                raise RuntimeError(
+                    f"one of the variables needed for gradient computation has been modified by an "
+                    f"inplace operation: [tensor of shape {list(shape)}], which is input or output of "
+                    f"{self.name()}, is at version {counter[0]}; expected version {value} instead")
+
+    def __eq__(self, other):
+        if isinstance(other, str):  # older convgrad code compares grad_fn with the function's name
+            return other in (self.fn.__name__, self.name())
+        return self is other
+
+    __hash__ = object.__hash__
+
+    def __repr__(self):
+        return f"<{self.name()}>"
+
+
+def _torch_spelling(name):
+    """Acronyms as PyTorch writes them in node names: ``ReLU`` -> ``Relu``, ``NLLLoss`` -> ``NllLoss``."""
+    name = name.replace("ReLU", "Relu")  # one word in PyTorch's names ("relu")
+    out, i = [], 0
+    while i < len(name):
+        j = i
+        while j < len(name) and name[j].isupper():
+            j += 1
+        if j - i > 1:  # a run of capitals: the last one starts the next word unless the run ends the name
+            end = j if j == len(name) or not name[j].islower() else j - 1
+            out.append(name[i] + name[i + 1:end].lower())
+            i = end
+        else:
+            out.append(name[i])
+            i += 1
+    return "".join(out)
+
+
+class AccumulateGrad:
+    """The ``next_functions`` entry of a leaf tensor: gradients arriving here go into ``.grad``."""
+
+    __slots__ = ("variable",)
+
+    def __init__(self, variable):
+        self.variable = variable
+
+    def name(self):
+        return "AccumulateGrad"
+
+    next_functions = ()
+
+    def __repr__(self):
+        return "<AccumulateGrad>"
+
+
+def _kept_arrays(ctx):
+    """ids of the arrays a forward stored on ``ctx`` (attributes, one level into tuples/lists)."""
+    ids = set()
+    for value in ctx.__dict__.values():
+        if isinstance(value, np.ndarray):
+            ids.add(id(value))
+        elif isinstance(value, (tuple, list)):
+            for v in value:
+                if isinstance(v, np.ndarray):
+                    ids.add(id(v))
+    return ids
 
 
 class Function:
@@ -166,7 +259,7 @@ class Function:
         any_needs = False
         for a in args:
             if isinstance(a, Tensor):
-                raw.append(a.data)
+                raw.append(a._data)
                 need = grad_on and a.requires_grad
                 needs.append(need)
                 any_needs = any_needs or need
@@ -184,7 +277,14 @@ class Function:
         result = Tensor._wrap(out, any_needs)
         if any_needs:
             inputs = tuple(a if isinstance(a, Tensor) and need else None for a, need in zip(args, needs))
-            result._node = Node(cls, ctx, inputs)
+            # versions of the tensors whose values the backward rule kept or whose history the
+            # gradient will flow into: an in-place change to one of them before backward is an error
+            kept = _kept_arrays(ctx)
+            versions = tuple((a._version, a._version[0], a._data.shape) for a, need in zip(args, needs)
+                             if isinstance(a, Tensor) and (need or id(a._data) in kept))
+            if id(out) in kept:
+                versions += ((result._version, 0, out.shape),)
+            result._node = Node(cls, ctx, inputs, versions)
         if extra:
             return (result,) + tuple(Tensor._wrap(e, False) for e in extra)
         return result
@@ -202,17 +302,22 @@ class Tensor:
         dtype: optional NumPy dtype (or name) to convert to.
         requires_grad: record operations on this tensor so ``backward()`` fills ``.grad``.
 
-    ``.data`` is the underlying NumPy array (not a tensor, unlike PyTorch) and ``.grad`` a tensor
-    without gradient of the same shape, or ``None`` before the first backward pass.
+    As in PyTorch, ``.data`` is a tensor sharing this one's storage but cut from the graph (and
+    from its version counter, so changes through it are not checked); ``.numpy()`` is the NumPy
+    array itself. ``.grad`` is a tensor without gradient of the same shape, or ``None`` before the
+    first backward pass. ``._data`` is the array (convgrad's own code uses it directly) and
+    ``._version`` a one-element list counting in-place changes, shared with ``detach()``.
     """
 
-    __slots__ = ("data", "grad", "_requires_grad", "_node", "_retain", "_hooks", "__weakref__", "__dict__")
+    __slots__ = ("_data", "grad", "_requires_grad", "_node", "_retain", "_hooks", "_version", "__weakref__",
+                 "__dict__")
     __array_priority__ = 1000  # np.ndarray (op) Tensor defers to Tensor's reflected operators
 
     def __init__(self, data, dtype=None, requires_grad=False):
         if isinstance(data, Tensor):
-            data = data.data
-        self.data = backend.to_array(data, dtype)
+            data = data._data
+        self._data = backend.to_array(data, dtype)
+        self._version = [0]
         self.grad = None
         self._node = None
         self._retain = False
@@ -225,7 +330,8 @@ class Tensor:
     def _wrap(cls, array, requires_grad=False):
         """Make a Tensor around an array without conversion (the fast path for op results)."""
         t = Tensor.__new__(Tensor)
-        t.data = array if isinstance(array, np.ndarray) else np.asarray(array)
+        t._data = array if isinstance(array, np.ndarray) else np.asarray(array)
+        t._version = [0]
         t.grad = None
         t._node = None
         t._retain = False
@@ -241,8 +347,8 @@ class Tensor:
     @requires_grad.setter
     def requires_grad(self, value):
         value = bool(value)
-        if value and self.data.dtype.kind not in "fc":
-            raise DTypeError(f"only floating point tensors can require gradients, got dtype {self.data.dtype}")
+        if value and self._data.dtype.kind not in "fc":
+            raise DTypeError(f"only floating point tensors can require gradients, got dtype {self._data.dtype}")
         if not value and self._node is not None:
             raise RuntimeError("requires_grad can only be turned off on leaf tensors; use detach()")
         self._requires_grad = value
@@ -257,8 +363,23 @@ class Tensor:
 
     @property
     def grad_fn(self):
-        """Name of the function that made this tensor, or None for a leaf."""
-        return None if self._node is None else self._node.fn.__name__
+        """The node of the function that made this tensor (``<MulBackward0>``), None for a leaf.
+
+        It has ``name()`` and ``next_functions`` as in PyTorch, and still equals the function's
+        name as a string (``y.grad_fn == "Mul"``), which older convgrad code compares with."""
+        return self._node
+
+    @property
+    def data(self):
+        """A tensor sharing this tensor's storage, outside the graph (PyTorch's ``.data``)."""
+        return Tensor._wrap(self._data, False)
+
+    @data.setter
+    def data(self, value):
+        array = value._data if isinstance(value, Tensor) else backend.to_array(value)
+        self._data = array
+        self._version[0] += 1
+
 
     def retain_grad(self):
         """Keep ``.grad`` on this non-leaf tensor after backward."""
@@ -293,8 +414,16 @@ class Tensor:
         return hook
 
     def detach(self):
-        """A tensor sharing this one's data, cut from the graph."""
-        return Tensor._wrap(self.data, False)
+        """A tensor sharing this one's data (and version counter), cut from the graph."""
+        t = Tensor._wrap(self._data, False)
+        t._version = self._version
+        return t
+
+    def detach_(self):
+        """Cut this tensor from the graph in place."""
+        self._node = None
+        self._requires_grad = False
+        return self
 
     def backward(self, gradient=None, retain_graph=False):
         """Compute the gradient of this tensor with respect to every leaf that requires grad.
@@ -306,58 +435,98 @@ class Tensor:
         if not self.requires_grad:
             raise RuntimeError("backward(): this tensor does not require grad and has no graph")
         if gradient is None:
-            if self.data.size != 1:
+            if self._data.size != 1:
                 raise RuntimeError(f"backward(): gradient can be implied only for a single-element "
                                    f"tensor, this one has shape {tuple(self.shape)}")
-            gradient = np.ones_like(self.data)
+            gradient = np.ones_like(self._data)
         else:
-            gradient = np.asarray(gradient.data if isinstance(gradient, Tensor) else gradient,
-                                  dtype=self.data.dtype)
-            if gradient.shape != self.data.shape:
-                raise RuntimeError(f"backward(): gradient has shape {gradient.shape}, tensor has {self.data.shape}")
+            gradient = np.asarray(gradient._data if isinstance(gradient, Tensor) else gradient,
+                                  dtype=self._data.dtype)
+            if gradient.shape != self._data.shape:
+                raise RuntimeError(f"backward(): gradient has shape {gradient.shape}, tensor has {self._data.shape}")
         run_backward(self, gradient, retain_graph)
 
     # --- shape and conversion ------------------------------------------------------------------
     @property
     def shape(self):
-        return self.data.shape
+        return Size(self._data.shape)
 
     @property
     def dtype(self):
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def ndim(self):
-        return self.data.ndim
+        return self._data.ndim
 
     def dim(self):
-        return self.data.ndim
+        return self._data.ndim
 
     def size(self, dim=None):
-        return self.data.shape if dim is None else self.data.shape[dim]
+        """The shape as a :class:`Size` (a tuple), or the length of dimension ``dim``."""
+        return Size(self._data.shape) if dim is None else self._data.shape[dim]
+
+    def view_as(self, other):
+        return self.view(other.shape)
+
+    def reshape_as(self, other):
+        return self.reshape(other.shape)
+
+    def expand_as(self, other):
+        return self.expand(other.shape)
+
+    def element_size(self):
+        return self._data.itemsize
+
+    def nelement(self):
+        return self._data.size
+
+    @property
+    def itemsize(self):
+        return self._data.itemsize
+
+    @property
+    def nbytes(self):
+        return self._data.nbytes
+
+    # --- device: convgrad runs on the CPU ------------------------------------------------------
+    @property
+    def device(self):
+        return device_mod.CPU
+
+    @property
+    def is_cuda(self):
+        return False
+
+    @property
+    def is_cpu(self):
+        return True
+
+    def get_device(self):
+        return -1
 
     def numel(self):
-        return self.data.size
+        return self._data.size
 
     def __len__(self):
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             raise ArgumentTypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self._data.shape[0]
 
     def numpy(self):
         """The underlying NumPy array (shared, not copied)."""
-        return self.data
+        return self._data
 
     def __array__(self, dtype=None, copy=None):
-        return self.data if dtype is None else self.data.astype(dtype, copy=False)
+        return self._data if dtype is None else self._data.astype(dtype, copy=False)
 
     def item(self):
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ArgumentError(f"item(): only one-element tensors convert to Python scalars, got shape {self.shape}")
-        return self.data.reshape(()).item()
+        return self._data.reshape(()).item()
 
     def tolist(self):
-        return self.data.tolist()
+        return self._data.tolist()
 
     def __float__(self):
         return float(self.item())
@@ -369,19 +538,19 @@ class Tensor:
         return bool(self.item())
 
     def __index__(self):
-        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+        if self._data.dtype.kind not in "iu" or self._data.size != 1:
             raise ArgumentTypeError("only integer tensors of a single element can be used as an index")
         return int(self.item())
 
     __hash__ = object.__hash__
 
     def __repr__(self):
-        body = np.array2string(self.data, separator=", ", precision=4, threshold=200, prefix="tensor(")
+        body = np.array2string(self._data, separator=", ", precision=4, threshold=200, prefix="tensor(")
         extras = []
-        if self.data.dtype != backend.get_default_dtype() and self.data.dtype != np.int64:
-            extras.append(f"dtype={self.data.dtype}")
+        if self._data.dtype != backend.get_default_dtype() and self._data.dtype != np.int64:
+            extras.append(f"dtype={self._data.dtype}")
         if self._node is not None:
-            extras.append(f"grad_fn={self._node.fn.__name__}")
+            extras.append(f"grad_fn={self._node!r}")
         elif self.requires_grad:
             extras.append("requires_grad=True")
         return "tensor(" + body + "".join(", " + e for e in extras) + ")"
@@ -392,36 +561,84 @@ class Tensor:
             raise RuntimeError(f"{what}: a leaf tensor that requires grad cannot be changed in place "
                                f"while recording; wrap the update in convgrad.no_grad()")
 
-    def copy_(self, src):
+    def copy_(self, src, non_blocking=False):
         self._check_inplace("copy_")
-        src = src.data if isinstance(src, Tensor) else np.asarray(src)
-        np.copyto(self.data, np.broadcast_to(src, self.data.shape), casting="unsafe")
+        src = src._data if isinstance(src, Tensor) else np.asarray(src)
+        np.copyto(self._data, np.broadcast_to(src, self._data.shape), casting="unsafe")
+        self._version[0] += 1
         return self
-
-    def fill_(self, value):
-        self._check_inplace("fill_")
-        self.data.fill(value)
-        return self
-
-    def zero_(self):
-        return self.fill_(0)
 
     def __setitem__(self, index, value):
         self._check_inplace("__setitem__")
-        index = index.data if isinstance(index, Tensor) else index
-        self.data[index] = value.data if isinstance(value, Tensor) else value
+        index = index._data if isinstance(index, Tensor) else index
+        self._data[index] = value._data if isinstance(value, Tensor) else value
+        self._version[0] += 1
 
-    # --- dtype conversions (no gradient across integer casts) ------------------------------------
-    def to(self, dtype=None, *args, **kwargs):
-        """Convert to ``dtype`` (a NumPy dtype or name). Device arguments ('cpu') are accepted."""
-        if isinstance(dtype, str) and dtype == "cpu":
-            return self
-        if dtype is None:
-            return self
-        return self.type(dtype)
+    def _rebase(self, result):
+        """Make this tensor hold ``result``'s values and history (the end of an in-place op).
 
-    def cpu(self):
+        ``result`` was computed out of place from a stand-in for this tensor's previous value; its
+        node becomes this tensor's, the values are copied into this tensor's own storage and the
+        version counter goes up, so earlier nodes that kept the old values refuse to backward."""
+        try:
+            np.copyto(self._data, result._data, casting="same_kind")
+        except TypeError:
+            raise DTypeError(f"in-place result of dtype {result._data.dtype} cannot be stored in a tensor "
+                             f"of dtype {self._data.dtype}") from None
+        self._version[0] += 1
+        node = result._node
+        if node is not None:
+            node.versions = tuple((self._version, self._version[0], shape) if counter is result._version
+                                  else (counter, value, shape) for counter, value, shape in node.versions)
+            self._node = node
+            self._requires_grad = True
         return self
+
+    # --- dtype and device conversions (no gradient across integer casts) -------------------------
+    def to(self, *args, **kwargs):
+        """``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(other_tensor)`` or keywords
+        ``dtype=``, ``device=``, ``non_blocking=``, ``copy=``. The device must be the CPU.
+
+        Raises:
+            DeviceError: for a CUDA, MPS or other accelerator device.
+        """
+        dtype, copy = device_mod.parse_to_args("Tensor.to", args, kwargs, Tensor)
+        out = self if dtype is None or np.dtype(dtype) == self._data.dtype else self.type(dtype)
+        if copy and out is self:
+            out = self.clone()
+        return out
+
+    def cpu(self, memory_format=None):
+        return self
+
+    def cuda(self, device=None, non_blocking=False, memory_format=None):
+        device_mod.device("cuda" if device is None else device)  # raises: convgrad runs on the CPU
+        return self  # pragma: no cover
+
+    def pin_memory(self, device=None):
+        return self
+
+    def is_pinned(self, device=None):
+        return False
+
+
+class Size(tuple):
+    """A tensor's shape: a tuple of ints (``torch.Size``), with ``numel()``."""
+
+    __slots__ = ()
+
+    def numel(self):
+        n = 1
+        for s in self:
+            n *= s
+        return n
+
+    def __getitem__(self, index):
+        out = tuple.__getitem__(self, index)
+        return Size(out) if isinstance(index, slice) else out
+
+    def __repr__(self):
+        return f"convgrad.Size({list(self)})"
 
 
 def _accumulate(grads, key, g):
@@ -455,17 +672,27 @@ def run_backward(root, gradient, retain_graph=False):
             _backward_callbacks.clear()
 
 
-def _finish_leaf(t, g):
-    """Run ``t``'s hooks on its complete gradient ``g`` and accumulate it into ``t.grad``."""
-    if t._hooks:
-        for hook in t._hooks:
-            out = hook(Tensor._wrap(g))
-            if out is not None:
-                g = np.asarray(out.data if isinstance(out, Tensor) else out, dtype=t.data.dtype)
+def _run_hooks(t, g):
+    """``g`` after ``t``'s gradient hooks (a hook's non-None return value replaces it)."""
+    for hook in t._hooks:
+        out = hook(Tensor._wrap(g))
+        if out is not None:
+            g = np.asarray(out._data if isinstance(out, Tensor) else out, dtype=t._data.dtype)
+    return g
+
+
+def _store_grad(t, g):
     if t.grad is None:
-        t.grad = Tensor._wrap(np.array(g, dtype=t.data.dtype, copy=True))
+        t.grad = Tensor._wrap(np.array(g, dtype=t._data.dtype, copy=True))
     else:
-        t.grad = Tensor._wrap(t.grad.data + g)
+        t.grad = Tensor._wrap(t.grad._data + g)
+
+
+def _finish_leaf(t, g):
+    """Hooks, ``t.grad`` and then the post-accumulate-grad hooks of a leaf with its whole gradient."""
+    if t._hooks:
+        g = _run_hooks(t, g)
+    _store_grad(t, g)
     for hook in t._post_hooks:
         hook(t)
 
@@ -508,17 +735,13 @@ def _sweep(root, gradient, retain_graph):
             _finish_leaf(t, g)
             continue
         if t._hooks:
-            for hook in t._hooks:
-                out = hook(Tensor._wrap(g))
-                if out is not None:
-                    g = np.asarray(out.data if isinstance(out, Tensor) else out, dtype=t.data.dtype)
+            g = _run_hooks(t, g)
         if node is None or t._retain:
-            if t.grad is None:
-                t.grad = Tensor._wrap(np.array(g, dtype=t.data.dtype, copy=True))
-            else:
-                t.grad = Tensor._wrap(t.grad.data + g)
+            _store_grad(t, g)
         if node is None:
             continue
+        if node.versions:
+            node.check_versions()
         if node.ctx is None:
             raise RuntimeError(f"backward through {node.fn.__name__} a second time: its saved state "
                                f"was freed; call backward(retain_graph=True) the first time")
@@ -532,11 +755,11 @@ def _sweep(root, gradient, retain_graph):
             if inp is None:
                 continue
             if gi is not None:
-                if gi.shape != inp.data.shape:
+                if gi.shape != inp._data.shape:
                     raise RuntimeError(f"{node.fn.__name__}.backward returned a gradient of shape {gi.shape} "
-                                       f"for an input of shape {inp.data.shape}")
-                if gi.dtype != inp.data.dtype:
-                    gi = gi.astype(inp.data.dtype)
+                                       f"for an input of shape {inp._data.shape}")
+                if gi.dtype != inp._data.dtype:
+                    gi = gi.astype(inp._data.dtype)
                 _accumulate(grads, id(inp), gi)
             if pending and id(inp) in pending:
                 pending[id(inp)] -= 1

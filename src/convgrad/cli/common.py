@@ -56,3 +56,24 @@ def one_line(exc):
     if isinstance(exc, OSError) and exc.filename and exc.strerror:
         text = f"{exc.strerror}: '{exc.filename}'"
     return " ".join(text.split())
+
+
+def guard_output(out, inputs=(), force=False, what="output"):
+    """Refuse to write ``out`` over one of the command's ``inputs`` (never, even with --force) or
+    over any other existing file unless ``force``; a directory given as a file is refused too.
+
+    Raises UsageError naming the file and what to do instead.
+    """
+    import os
+
+    out = os.fspath(out)
+    if os.path.isdir(out):
+        raise UsageError(f"{what} '{out}' is a directory; give a file name")
+    for source in inputs:
+        source = os.fspath(source)
+        if os.path.exists(source) and os.path.exists(out) and os.path.samefile(source, out) \
+                or os.path.realpath(source) == os.path.realpath(out):
+            raise UsageError(f"{what} '{out}' is this command's input '{source}'; choose another file name")
+    if os.path.exists(out) and not force:
+        raise UsageError(f"{what} '{out}' exists; add --force to replace it, or choose another file name")
+    return out

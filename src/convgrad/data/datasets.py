@@ -7,7 +7,7 @@ import os
 
 import numpy as np
 
-from ..errors import ShapeError
+from ..errors import DTypeError, ShapeError
 from .mnist import MNIST_MEAN, MNIST_STD, load_mnist_arrays
 from .transforms import Compose, Normalize, RandomAffine, ToTensor, _call
 
@@ -28,6 +28,12 @@ class ArrayDataset:
         if targets.ndim != 1 or len(images) != len(targets):
             raise ShapeError(f"ArrayDataset: expected images (N, ...) and targets (N,), got {images.shape} "
                              f"and {targets.shape}")
+        if targets.dtype.kind == "f" and not np.all(np.isfinite(targets) & (targets == np.round(targets))):
+            bad = targets[~(np.isfinite(targets) & (targets == np.round(targets)))][:3].tolist()
+            raise DTypeError(f"ArrayDataset: labels must be integers (class indices), got non-integral values "
+                             f"{bad}; convert them to class indices first")
+        if targets.dtype.kind not in "iufb":
+            raise DTypeError(f"ArrayDataset: labels must be integers (class indices), got dtype {targets.dtype}")
         self.data, self.targets, self.transform = images, targets.astype(np.int64, copy=False), transform
 
     def __len__(self):

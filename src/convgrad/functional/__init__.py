@@ -14,7 +14,7 @@ from .linear import bilinear, linear
 from .loss import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, huber_loss, kl_div,
                    l1_loss, mse_loss, nll_loss, smooth_l1_loss)
 from .regularization import l1_penalty, l2_penalty
-from .arithmetic import add, div, matmul, mul, neg, pow, sub
+from .arithmetic import add, bmm, div, matmul, mm, mul, neg, pow, sub
 from .conv import conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d
 from .fused import conv_batch_norm
 from .convolve import convolve1d, convolve2d, convolve3d, fft_conv1d, fft_conv2d, fft_conv3d
@@ -27,7 +27,11 @@ from .adaptive_pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptiv
 from .special_pooling import (fractional_max_pool2d, fractional_max_pool3d, spatial_pyramid_pool2d,
                               stochastic_pool2d)
 from .normalization import batch_norm, group_norm, instance_norm, layer_norm, local_response_norm
-from .elementwise import abs, cast, clamp, clip, cos, exp, log, maximum, minimum, sign, sin, sqrt, where
+from .elementwise import abs, cast, clamp, clip, cos, exp, expm1, log, log1p, maximum, minimum, sign, sin, sqrt
+from .indexing import gather, masked_fill, nonzero, scatter, scatter_add, where
+from .sorting import argsort, cumsum, sort, topk
+from .norms import norm, vector_norm
+from . import inplace  # noqa: F401  (binds add_, mul_, +=, fill_ ... to Tensor)
 from .reductions import amax, amin, argmax, argmin, logsumexp, max, mean, min, std, sum, var
 from .shape import (broadcast_to, cat, chunk, clone, concatenate, contiguous, expand, flatten, flip,
                     getitem, permute, reshape, split, squeeze, stack, t, transpose, unflatten,

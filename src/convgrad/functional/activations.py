@@ -462,10 +462,10 @@ def prelu(input, weight):
     _check_tensor("prelu", weight)
     if weight.ndim > 1:
         raise ShapeError(f"prelu: expected a 0-D or 1-D weight, got shape {shape_str(weight.shape)}")
-    if weight.data.size != 1:
+    if weight._data.size != 1:
         channels = input.shape[1] if input.ndim > 1 else 1
-        if input.ndim == 0 or weight.data.size != channels:
-            raise ShapeError(f"prelu: weight has {weight.data.size} elements, expected 1 or one per "
+        if input.ndim == 0 or weight._data.size != channels:
+            raise ShapeError(f"prelu: weight has {weight._data.size} elements, expected 1 or one per "
                              f"channel ({channels}) for input of shape {shape_str(input.shape)}")
     return PReLU.apply(input, weight)
 

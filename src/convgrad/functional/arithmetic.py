@@ -6,7 +6,7 @@ For ``y = a op b`` with broadcasting, the gradient of an input is the elementwis
 import numpy as np
 
 from ..kernels.broadcast import sum_to_shape
-from ..tensor import Function
+from ..tensor import Function, Tensor
 from ._util import ShapeError, scalar_or_tensor
 
 
@@ -126,26 +126,42 @@ class MatMul(Function):
         return ga, gb
 
 
+def _broadcast(fn, op, a, b):
+    """``fn.apply(a, b)``; NumPy's broadcasting failure becomes a ShapeError naming both shapes."""
+    try:
+        return fn.apply(a, b)
+    except ValueError as exc:
+        if isinstance(exc, ShapeError):
+            raise
+        sa, sb = np.shape(a._data if isinstance(a, Tensor) else a), np.shape(b._data if isinstance(b, Tensor) else b)
+        try:
+            np.broadcast_shapes(sa, sb)
+        except ValueError:
+            raise ShapeError(f"{op}: shapes {tuple(sa)} and {tuple(sb)} do not broadcast (each dimension, counted "
+                             f"from the last, must be equal or 1)") from None
+        raise
+
+
 def add(input, other, alpha=1):
     other = scalar_or_tensor(other)
     if alpha != 1:
         other = mul(other, alpha)
-    return Add.apply(scalar_or_tensor(input), other)
+    return _broadcast(Add, "add", scalar_or_tensor(input), other)
 
 
 def sub(input, other, alpha=1):
     other = scalar_or_tensor(other)
     if alpha != 1:
         other = mul(other, alpha)
-    return Sub.apply(scalar_or_tensor(input), other)
+    return _broadcast(Sub, "sub", scalar_or_tensor(input), other)
 
 
 def mul(input, other):
-    return Mul.apply(scalar_or_tensor(input), scalar_or_tensor(other))
+    return _broadcast(Mul, "mul", scalar_or_tensor(input), scalar_or_tensor(other))
 
 
 def div(input, other):
-    return Div.apply(scalar_or_tensor(input), scalar_or_tensor(other))
+    return _broadcast(Div, "div", scalar_or_tensor(input), scalar_or_tensor(other))
 
 
 def neg(input):
@@ -158,10 +174,28 @@ def pow(input, exponent):
 
 def matmul(input, other):
     a, b = scalar_or_tensor(input), scalar_or_tensor(other)
-    sa, sb = np.shape(a.data if hasattr(a, "data") else a), np.shape(b.data if hasattr(b, "data") else b)
+    sa, sb = np.shape(a._data if isinstance(a, Tensor) else a), np.shape(b._data if isinstance(b, Tensor) else b)
     if not sa or not sb:
         raise ShapeError(f"matmul: both operands must have at least one dimension, got {sa} and {sb}")
     inner_b = sb[0] if len(sb) == 1 else sb[-2]
     if sa[-1] != inner_b:
         raise ShapeError(f"matmul: inner dimensions differ: {sa} @ {sb} ({sa[-1]} != {inner_b})")
     return MatMul.apply(a, b)
+
+
+def mm(input, mat2):
+    """Product of two matrices (2-D only, as ``torch.mm``); see :func:`matmul` for the general case."""
+    for name, t in (("input", input), ("mat2", mat2)):
+        if not isinstance(t, Tensor) or t.ndim != 2:
+            raise ShapeError(f"mm: {name} must be a 2-D tensor, got "
+                             f"{'shape ' + str(tuple(t.shape)) if isinstance(t, Tensor) else type(t).__name__}")
+    return matmul(input, mat2)
+
+
+def bmm(input, mat2):
+    """Batched product of ``(b, n, m)`` and ``(b, m, p)`` tensors (``torch.bmm``)."""
+    for name, t in (("input", input), ("mat2", mat2)):
+        if not isinstance(t, Tensor) or t.ndim != 3:
+            raise ShapeError(f"bmm: {name} must be a 3-D tensor, got "
+                             f"{'shape ' + str(tuple(t.shape)) if isinstance(t, Tensor) else type(t).__name__}")
+    return matmul(input, mat2)

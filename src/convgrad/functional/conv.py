@@ -254,15 +254,15 @@ def _convnd(input, weight, bias, stride, padding, dilation, groups, d, epilogue=
 def _conv_inference(fn, input, weight, bias, epilogue, options):
     """The convolution without a graph, ``epilogue`` applied in place to its channels-last
     output (by the GEMM's blocks, in the cache, on the channels-last path)."""
-    x = input.data
+    x = input._data
     if fn is ConvNd and not batch_last.eligible(x, weight.shape[0], options["groups"]):
-        out_l, _ = conv_forward(to_channels_last(x), weight.data, options["stride"], options["pad_lo"],
+        out_l, _ = conv_forward(to_channels_last(x), weight._data, options["stride"], options["pad_lo"],
                                 options["pad_hi"], options["dilation"], options["groups"],
-                                bias=None if bias is None else bias.data, epilogue=epilogue)
+                                bias=None if bias is None else bias._data, epilogue=epilogue)
         return Tensor._wrap(to_channels_first(out_l))
     with no_grad():
         out = fn.apply(input, weight, bias, **options)
-    epilogue(to_channels_last(out.data))  # our own fresh output: changed in place
+    epilogue(to_channels_last(out._data))  # our own fresh output: changed in place
     return out
 
 

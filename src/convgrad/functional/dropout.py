@@ -81,7 +81,7 @@ def _feature_mask_shape(shape):
 
 def _feature(op, input, p, training, alpha, batched_ndim):
     """Channel-wise dropout; inputs without the batch axis get one added, as in PyTorch."""
-    if not training or p == 0.0 or input.data.size == 0:
+    if not training or p == 0.0 or input._data.size == 0:
         return input
     shape = input.shape if input.ndim == batched_ndim else (1,) + tuple(input.shape)
     if len(shape) < 2:
@@ -95,7 +95,7 @@ def _feature(op, input, p, training, alpha, batched_ndim):
 def dropout(input, p=0.5, training=True, inplace=False):
     """Zero each element with probability ``p`` and scale the rest by 1 / (1 - p) (training only)."""
     p = _check("dropout", input, p)
-    if not training or p == 0.0 or input.data.size == 0:
+    if not training or p == 0.0 or input._data.size == 0:
         return input
     return _apply(input, p, input.shape, alpha=False)
 
@@ -104,7 +104,7 @@ def alpha_dropout(input, p=0.5, training=False, inplace=False):
     """Dropout for SELU networks: keeps zero mean and unit variance. Note PyTorch's default
     ``training=False`` for this function."""
     p = _check("alpha_dropout", input, p)
-    if not training or p == 0.0 or input.data.size == 0:
+    if not training or p == 0.0 or input._data.size == 0:
         return input
     return _apply(input, p, input.shape, alpha=True)
 

@@ -151,7 +151,7 @@ clip = clamp
 
 
 def where(condition, input, other):
-    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    cond = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
     return Where.apply(cond, scalar_or_tensor(input), scalar_or_tensor(other))
 
 
@@ -184,7 +184,7 @@ def minimum(input, other):
 
 
 def sign(input):
-    return Tensor._wrap(np.sign(input.data))
+    return Tensor._wrap(np.sign(input._data))
 
 
 def cast(input, dtype):
@@ -192,5 +192,44 @@ def cast(input, dtype):
     if input.dtype == dtype:
         return input
     if dtype.kind not in "fc" or not input.requires_grad:
-        return Tensor._wrap(input.data.astype(dtype), False)
+        return Tensor._wrap(input._data.astype(dtype), False)
     return Cast.apply(input, dtype)
+
+
+class Log1p(Function):
+    """``log(1 + a)``, accurate for small ``a``."""
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.a = a
+        return np.log1p(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad / (1 + ctx.a)
+
+
+class Expm1(Function):
+    """``exp(a) - 1``, accurate for small ``a``."""
+
+    @staticmethod
+    def forward(ctx, a):
+        out = np.expm1(a)
+        ctx.out = out
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * (ctx.out + 1)
+
+
+def log1p(input):
+    return Log1p.apply(input)
+
+
+def expm1(input):
+    return Expm1.apply(input)
+
+
+Tensor.log1p = log1p
+Tensor.expm1 = expm1

@@ -46,7 +46,7 @@ def conv_batch_norm(input, weight, bias, running_mean, running_var, bn_weight=No
     for name, value in (("running_mean", running_mean), ("running_var", running_var),
                         ("bn_weight", bn_weight), ("bn_bias", bn_bias)):
         if value is not None:
-            value = value.data if isinstance(value, Tensor) else value
+            value = value._data if isinstance(value, Tensor) else value
             if tuple(value.shape) != (channels,):
                 raise ShapeError(f"conv_batch_norm: expected {name} of shape ({channels},) for "
                                  f"{channels} output channels, got {shape_str(value.shape)}")

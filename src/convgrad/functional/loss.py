@@ -118,7 +118,7 @@ def _check_class_targets(op, input, target, ignore_index):
         raise ShapeError(f"{op}: expected target of shape {shape_str(expected)} for input of shape "
                          f"{shape_str(input.shape)}, got {shape_str(target.shape)}")
     c = _class_count(input)
-    t = target.data
+    t = target._data
     if t.size == 0 or (t.min() >= 0 and t.max() < c):  # the common case, two reductions
         return
     bad = (t != ignore_index) & ((t < 0) | (t >= c))
@@ -134,7 +134,7 @@ def _class_weight(op, weight, input):
     c = _class_count(input)
     if weight.shape != (c,):
         raise ShapeError(f"{op}: expected weight of shape ({c},), one per class, got {shape_str(weight.shape)}")
-    return weight.data.astype(input.dtype, copy=False)
+    return weight._data.astype(input.dtype, copy=False)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -527,11 +527,11 @@ def _elementwise_weight(op, weight, input, same_shape=False):
         raise ShapeError(f"{op}: expected weight of the input's shape {shape_str(input.shape)}, got "
                          f"{shape_str(weight.shape)}")
     try:
-        np.broadcast_to(weight.data, input.shape)
+        np.broadcast_to(weight._data, input.shape)
     except ValueError:
         raise ShapeError(f"{op}: weight of shape {shape_str(weight.shape)} does not broadcast to the input's "
                          f"shape {shape_str(input.shape)}") from None
-    return weight.data.astype(input.dtype, copy=False)
+    return weight._data.astype(input.dtype, copy=False)
 
 
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
@@ -588,7 +588,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     op = "binary_cross_entropy"
     target = _check_pair(op, input, target, same_shape=True)
     reduction = _reduction(op, size_average, reduce, reduction)
-    x = input.data
+    x = input._data
     if x.size and not (np.all(x >= 0) and np.all(x <= 1)):  # also catches NaN
         bad = x[~((x >= 0) & (x <= 1))].reshape(-1)[0]
         raise ArgumentError(f"{op}: all elements of input should be between 0 and 1 (probabilities), got "
@@ -608,12 +608,12 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     if pos_weight is not None:
         pw = _as_tensor(op, "pos_weight", pos_weight)
         try:
-            np.broadcast_to(pw.data, input.shape)
+            np.broadcast_to(pw._data, input.shape)
         except ValueError:
             raise ShapeError(f"{op}: pos_weight of shape {shape_str(pw.shape)} does not broadcast to the "
                              f"input's shape {shape_str(input.shape)} (expected one value per class, "
                              f"the last dimension)") from None
-        pw = pw.data.astype(input.dtype, copy=False)
+        pw = pw._data.astype(input.dtype, copy=False)
     return BinaryCrossEntropyWithLogits.apply(input, target, reduction=reduction, pos_weight=pw,
                                               weight=_elementwise_weight(op, weight, input))
 

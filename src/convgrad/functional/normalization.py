@@ -196,7 +196,7 @@ def _update_running(running, batch_value, momentum):
 
 
 def _array_or_none(t):
-    return None if t is None else (t.data if isinstance(t, Tensor) else np.asarray(t))
+    return None if t is None else (t._data if isinstance(t, Tensor) else np.asarray(t))
 
 
 def _check_channel_vector(op, name, t, channels):
@@ -393,7 +393,7 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     for name, t in (("running_mean", running_mean), ("running_var", running_var)):
         _check_channel_vector("instance_norm", name, t, channels)
     if running_mean is not None or running_var is not None:
-        x = input.data.reshape(input.shape[0], channels, -1)
+        x = input._data.reshape(input.shape[0], channels, -1)
         count = x.shape[2]
         if count <= 1:
             raise ShapeError(f"instance_norm: expected more than 1 spatial element per channel when "

@@ -354,7 +354,7 @@ def unpool_output_size(op, in_sizes, kernel, stride, padding, output_size):
 
 def _max_unpool(nd, op, input, indices, kernel_size, stride, padding, output_size):
     input = check_input(input, nd, op)
-    idx = indices.data if isinstance(indices, Tensor) else np.asarray(indices)
+    idx = indices._data if isinstance(indices, Tensor) else np.asarray(indices)
     if idx.dtype.kind not in "iu":
         raise DTypeError(f"{op}: expected integer indices, got dtype {idx.dtype}")
     if idx.shape != input.shape:

@@ -166,14 +166,14 @@ def amin(input, dim=None, keepdim=False):
 
 
 def argmax(input, dim=None, keepdim=False):
-    data = input.data
+    data = input._data
     if dim is None:
         return Tensor._wrap(np.asarray(np.argmax(data), dtype=np.int64))
     return Tensor._wrap(np.argmax(data, axis=dim, keepdims=keepdim).astype(np.int64))
 
 
 def argmin(input, dim=None, keepdim=False):
-    data = input.data
+    data = input._data
     if dim is None:
         return Tensor._wrap(np.asarray(np.argmin(data), dtype=np.int64))
     return Tensor._wrap(np.argmin(data, axis=dim, keepdims=keepdim).astype(np.int64))

@@ -182,9 +182,9 @@ def broadcast_to(input, shape):
 
 def _unwrap_index(index):
     if isinstance(index, Tensor):
-        return index.data
+        return index._data
     if isinstance(index, tuple):
-        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+        return tuple(i._data if isinstance(i, Tensor) else i for i in index)
     if isinstance(index, list):
         return np.asarray(index)
     return index
@@ -247,6 +247,6 @@ def clone(input):
 
 
 def contiguous(input):
-    if input.data.flags.c_contiguous:
+    if input._data.flags.c_contiguous:
         return input
     return Clone.apply(input, order="C")

@@ -112,7 +112,7 @@ def _fractional(nd, op, input, kernel_size, output_size, output_ratio, return_in
     if _random_samples is None:
         samples = backend.get_rng().random(expected).astype(input.dtype)
     else:
-        samples = _random_samples.data if isinstance(_random_samples, Tensor) else np.asarray(_random_samples)
+        samples = _random_samples._data if isinstance(_random_samples, Tensor) else np.asarray(_random_samples)
         if samples.shape != expected:
             raise ShapeError(f"{op}: expected _random_samples of shape {shape_str(expected)}, "
                              f"got {shape_str(samples.shape)}")

@@ -16,8 +16,8 @@ def _reflected(fn):
 
 def _compare(ufunc):
     def op(self, other):
-        other = other.data if isinstance(other, Tensor) else other
-        return Tensor._wrap(ufunc(self.data, other))
+        other = other._data if isinstance(other, Tensor) else other
+        return Tensor._wrap(ufunc(self._data, other))
     return op
 
 
@@ -49,7 +49,7 @@ _METHODS = {
     "__lt__": _compare(np.less), "__le__": _compare(np.less_equal),
     "__gt__": _compare(np.greater), "__ge__": _compare(np.greater_equal),
     "__and__": _compare(np.logical_and), "__or__": _compare(np.logical_or),
-    "__invert__": lambda self: Tensor._wrap(np.logical_not(self.data)),
+    "__invert__": lambda self: Tensor._wrap(np.logical_not(self._data)),
     "eq": _compare(np.equal), "ne": _compare(np.not_equal), "lt": _compare(np.less),
     "le": _compare(np.less_equal), "gt": _compare(np.greater), "ge": _compare(np.greater_equal),
     "add": ar.add, "sub": ar.sub, "mul": ar.mul, "div": ar.div, "neg": ar.neg, "pow": ar.pow,

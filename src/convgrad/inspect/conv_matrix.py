@@ -80,7 +80,7 @@ class SparseMatrix:
         return out
 
     def __matmul__(self, other):
-        x = np.asarray(other.data if isinstance(other, Tensor) else other)
+        x = np.asarray(other._data if isinstance(other, Tensor) else other)
         if x.ndim not in (1, 2) or x.shape[0] != self.shape[1]:
             raise ShapeError(f"SparseMatrix @: expected an operand with {self.shape[1]} rows, got shape {x.shape}")
         products = self.data.reshape((-1,) + (1,) * (x.ndim - 1)) * x[self.indices]
@@ -91,7 +91,7 @@ class SparseMatrix:
         return out
 
     def __rmatmul__(self, other):
-        x = np.asarray(other.data if isinstance(other, Tensor) else other)
+        x = np.asarray(other._data if isinstance(other, Tensor) else other)
         return (self.T @ x.T).T
 
     def __repr__(self):
@@ -100,12 +100,12 @@ class SparseMatrix:
 
 
 def _layer_geometry(layer):
-    weight = layer.weight.data
+    weight = layer.weight._data
     transposed = type(layer).__name__.startswith("ConvTranspose")
     return dict(weight=weight, stride=layer.stride, padding=layer.padding, dilation=layer.dilation,
                 groups=layer.groups, padding_mode=getattr(layer, "padding_mode", "zeros"),
                 output_padding=getattr(layer, "output_padding", None), transposed=transposed,
-                bias=None if layer.bias is None else layer.bias.data)
+                bias=None if layer.bias is None else layer.bias._data)
 
 
 def _tuple(value, d, name):
@@ -204,7 +204,7 @@ def conv_matrix(conv, input_shape, stride=None, padding=None, dilation=None, gro
     if hasattr(conv, "weight"):
         geo = _layer_geometry(conv)
     else:
-        w = conv.data if isinstance(conv, Tensor) else np.asarray(conv)
+        w = conv._data if isinstance(conv, Tensor) else np.asarray(conv)
         geo = dict(weight=w, stride=1, padding=0, dilation=1, groups=1, padding_mode="zeros",
                    output_padding=0, transposed=False, bias=None)
     for key, value in (("stride", stride), ("padding", padding), ("dilation", dilation), ("groups", groups),

@@ -20,12 +20,13 @@ Counting conventions (the same as torchinfo and fvcore, so the headline numbers 
   training step would keep for backward, roughly); **parameter memory**: the parameters' bytes.
 """
 import math
+import os
 
 import numpy as np
 
 from .. import backend
 from ..tensor import Tensor, no_grad
-from ..errors import ArgumentError
+from ..errors import ArgumentError, ResourceLimitError
 from .trace import eval_mode, flatten_tensors, record
 
 
@@ -185,13 +186,38 @@ def _input(input_size, batch_size, dtype):
     if not size or any(s <= 0 for s in size) or int(batch_size) <= 0:
         raise ArgumentError(f"summary: input_size and batch_size must be positive, got "
                             f"input_size={size}, batch_size={batch_size}")
-    return Tensor(np.zeros((int(batch_size),) + size, dtype=np.dtype(dtype)))
+    shape = (int(batch_size),) + size
+    _check_fits_in_memory(shape, np.dtype(dtype))
+    return Tensor(np.zeros(shape, dtype=np.dtype(dtype)))
+
+
+def _physical_memory():
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # not on every platform
+        return None
+
+
+def _check_fits_in_memory(shape, dtype):
+    """Refuse, before allocating, an input that alone would take more than half the machine's memory."""
+    need = math.prod(shape) * dtype.itemsize
+    total = _physical_memory()
+    if total is not None and need > total // 2:
+        raise ResourceLimitError(f"summary: an input of shape {shape} ({dtype}) needs {_bytes(need)}, more than half "
+                                 f"of this machine's {_bytes(total)} of memory; give a smaller --input-size or "
+                                 "--batch-size")
 
 
 def _trace(model, input_size, batch_size, dtype, fast):
     x = _input(input_size, batch_size, dtype)
-    with no_grad(), eval_mode(model), record(model, shape_only=fast) as events:
-        out = model(x)
+    try:
+        with no_grad(), eval_mode(model), record(model, shape_only=fast) as events:
+            out = model(x)
+    except MemoryError as exc:
+        if isinstance(exc, ResourceLimitError):
+            raise
+        raise ResourceLimitError(f"summary: out of memory running {type(model).__name__} on an input of shape "
+                                 f"{tuple(x.shape)}; give a smaller --input-size or --batch-size") from None
     return x, out, events
 
 
@@ -239,14 +265,14 @@ def summary(model, input_size, batch_size=1, dtype=None, fast=True):
         outs = ev.outputs
         first_out = tuple(outs[0].shape) if outs else ()
         rows.append(LayerRow(name=ev.name, type=type(m).__name__, input_shape=in_shape,
-                             output_shape=_out_shape(ev.output), params=sum(p.data.size for p in own),
-                             trainable=sum(p.data.size for p in own if p.requires_grad),
+                             output_shape=_out_shape(ev.output), params=sum(p._data.size for p in own),
+                             trainable=sum(p._data.size for p in own if p.requires_grad),
                              macs=_macs(m, in_shape, first_out) if outs else 0,
-                             activation_bytes=sum(t.data.nbytes for t in outs), module=m))
-    total = sum(p.data.size for p in params)
-    trainable = sum(p.data.size for p in params if p.requires_grad)
+                             activation_bytes=sum(t._data.nbytes for t in outs), module=m))
+    total = sum(p._data.size for p in params)
+    trainable = sum(p._data.size for p in params if p.requires_grad)
     return Summary(type(model).__name__, tuple(x.shape), rows, total, trainable,
-                   sum(p.data.nbytes for p in params), _out_shape(out))
+                   sum(p._data.nbytes for p in params), _out_shape(out))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -255,32 +281,41 @@ def summary(model, input_size, batch_size=1, dtype=None, fast=True):
 CHECKPOINT_SUFFIXES = (".npz", ".safetensors")
 
 
-def load_model(spec):
-    """A zoo model by name (``"resnet50"``) or a convgrad checkpoint by path; returns
-    ``(model, input_size)`` where ``input_size`` is the checkpoint's recorded preprocessing
-    ``input_size`` or None.
+def load_model(spec, **kwargs):
+    """A zoo model by name (``"resnet50"``, built with the keyword options ``kwargs``, e.g.
+    ``variant="classic"``) or a convgrad checkpoint by path; returns ``(model, input_size)`` where
+    ``input_size`` is the checkpoint's recorded preprocessing ``input_size`` or None.
 
     Raises:
         ArgumentError: an unknown model name (the message lists the known ones).
         CheckpointError: a checkpoint that is missing, malformed or does not fit its model.
     """
-    import os
 
     from .. import models
     from ..io import load_checkpoint
 
     spec = str(spec)
     if os.path.isfile(spec) or spec.endswith(CHECKPOINT_SUFFIXES) or os.sep in spec:
+        if kwargs:
+            raise ArgumentError(f"summary: {', '.join(sorted(kwargs))} applies to zoo model names, not to the "
+                                f"checkpoint '{spec}' (which records its own)")
         ckpt = load_checkpoint(spec)
         size = (ckpt.preprocessing or {}).get("input_size")
         return ckpt.build_model(), (tuple(int(v) for v in size) if size else None)
-    return models.get_model(spec), None
+    try:
+        return models.get_model(spec, **kwargs), None
+    except TypeError as exc:  # an option this architecture does not take
+        raise ArgumentError(f"summary: model {spec!r} does not take {', '.join(sorted(kwargs))} ({exc})") from None
 
 
 def default_input_size(model):
-    """A ``(C, H, W)`` the model accepts: the channel count of its first convolution and the
-    first of 224, 32, 28 (28, 32, 224 for a model whose first convolution has stride 1, a
-    small-image network) that a shape-only pass runs through."""
+    """A ``(C, H, W)`` the model accepts: the zoo model's own ``natural_input_size()`` (224x224
+    for the ImageNet architectures, 28x28 for LeNet-5 ...) where it has one; else the channel
+    count of its first convolution and the first of 224, 32, 28 (28, 32, 224 for a model whose
+    first convolution has stride 1, a small-image network) that a shape-only pass runs through."""
+    natural = getattr(model, "natural_input_size", None)
+    if callable(natural) and natural() is not None:
+        return tuple(natural())
     first = next((m for m in model.modules() if _is_conv(m)), None)
     channels = first.in_channels if first is not None else 3
     stride = _tup(getattr(first, "stride", 1), 1)[0] if first is not None else 1
@@ -485,8 +520,8 @@ def explain(model, input_size, batch_size=1, dtype=None, fast=True):
         else:
             own = [p for p in m._parameters.values() if p is not None and id(p) not in seen]
             if own:
-                body.append("params " + " + ".join(f"{p.data.size:,}" for p in own)
-                            + f" = {sum(p.data.size for p in own):,}")
+                body.append("params " + " + ".join(f"{p._data.size:,}" for p in own)
+                            + f" = {sum(p._data.size for p in own):,}")
         seen.update(id(p) for p in m._parameters.values() if p is not None)
         window = _window_of(m, in_shape, out_shape) if field is not None else None
         if window is not None:

@@ -45,12 +45,21 @@ class CheckpointError(FileFormatError):
 # ----------------------------------------------------------------------------------------------
 def atomic_write(path, write):
     """Call ``write(fileobj)`` on a temporary file next to ``path``, then fsync and rename it over
-    ``path``. If anything fails, ``path`` keeps its previous content and the temporary file goes."""
+    ``path``. If anything fails, ``path`` keeps its previous content and the temporary file goes.
+    The file gets the permissions an ordinary new file gets (0666 less the umask), not the 0600
+    of a temporary file.
+
+    Raises:
+        IsADirectoryError: ``path`` is a directory.
+    """
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise IsADirectoryError(21, "is a directory, not a file name", path)
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -72,13 +81,27 @@ def atomic_write(path, write):
         os.close(dir_fd)
 
 
+def _umask():
+    """The process's umask: from /proc where Linux shows it, else by setting it and putting it back."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 # ----------------------------------------------------------------------------------------------
 # Nested state <-> JSON + arrays
 # ----------------------------------------------------------------------------------------------
 def _encode(obj, arrays):
     """JSON-able tree for ``obj``; arrays are moved into ``arrays`` under "state/<n>"."""
     if isinstance(obj, Tensor):
-        return {"__tensor__": _stash(obj.data, arrays)}
+        return {"__tensor__": _stash(obj._data, arrays)}
     if isinstance(obj, np.ndarray):
         return {"__array__": _stash(obj, arrays)}
     if isinstance(obj, np.generic):
@@ -242,7 +265,17 @@ class Checkpoint:
         self.extra = extra
 
     def build_model(self):
-        """The model, built through ``convgrad.models.get_model`` and loaded with the weights."""
+        """The model, built through ``convgrad.models.get_model`` and loaded with the weights.
+
+        Raises:
+            CheckpointError: for a model class of the user's own (its import path is recorded, but
+                convgrad never imports code a file names): build it and call :meth:`load_into`.
+        """
+        if not self.model_name:
+            cls = getattr(self, "model_class", None) or "a model class of your own"
+            raise CheckpointError(f"checkpoint '{self.path}' holds a {cls} (not a convgrad.models model); convgrad "
+                                  f"never imports code named in a file: build the model yourself and call "
+                                  f"convgrad.io.load_checkpoint(path).load_into(model)")
         self._check_arguments_fit_weights()
         try:
             model = build_model(self.model_name, **self.model_kwargs)
@@ -312,16 +345,16 @@ def save_checkpoint(path, model, *, optimizer=None, scheduler=None, training=Non
     name, kwargs = model_spec(model)
     name = model_name or name
     kwargs = dict(model_kwargs) if model_kwargs is not None else kwargs
-    if not name:
-        raise CheckpointError(f"save_checkpoint: cannot tell which model this {type(model).__name__} is; build it "
-                              "with convgrad.models.get_model / convgrad.io.build_model or pass model_name=")
+    check_target(path, "save_checkpoint")
+    model_entry = {"name": name, "kwargs": kwargs} if name else {"name": None, "class": class_path(model),
+                                                                 "kwargs": {}}
     training = dict(training or {})
     if optimizer is not None:
         training["optimizer"] = optimizer.state_dict()
     if scheduler is not None:
         training["scheduler"] = scheduler.state_dict()
     arrays = {f"model/{k}": _contiguous(v) for k, v in model.state_dict().items()}
-    meta = {"format": FORMAT, "version": VERSION, "model": {"name": name, "kwargs": kwargs},
+    meta = {"format": FORMAT, "version": VERSION, "model": model_entry,
             "preprocessing": preprocessing or {}, "training": None, "extra": None}
     meta["training"] = _encode(training, arrays)
     meta["extra"] = _encode(extra or {}, arrays)
@@ -339,9 +372,90 @@ def load_checkpoint(path):
             truncated data.
     """
     path = os.fspath(path)
+    meta, arrays = _read_any(path)
+    if isinstance(meta, dict) and meta.get("format") == OBJECT_FORMAT:
+        raise CheckpointError(f"'{path}' holds saved objects (convgrad.save of a dict, list or tensor), not a "
+                              f"model checkpoint; read it with convgrad.load(path)")
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError(f"'{path}' is not a convgrad checkpoint (metadata format "
+                              f"{meta.get('format') if isinstance(meta, dict) else None!r})")
+    model = meta.get("model") or {}
+    if not isinstance(model.get("name") or model.get("class"), str) or not isinstance(model.get("kwargs", {}), dict):
+        raise CheckpointError(f"checkpoint '{path}' does not name its model")
+    model_state = {k[len("model/"):]: v for k, v in arrays.items() if k.startswith("model/")}
+    try:
+        training = _decode(meta.get("training") or {}, arrays)
+        extra = _decode(meta.get("extra") or {}, arrays)
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise CheckpointError(f"checkpoint '{path}': malformed training state: {exc}") from None
+    ckpt = Checkpoint(path, model.get("name"), model.get("kwargs", {}), model_state,
+                      meta.get("preprocessing") or {}, training, extra)
+    ckpt.model_class = model.get("class")
+    return ckpt
+
+
+def class_path(obj):
+    """``package.module.ClassName`` of ``obj``'s class: recorded as metadata, never imported back."""
+    cls = type(obj)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def check_target(path, what="save"):
+    """Refuse, before any work, a path that cannot become a file: a directory, or a file inside a
+    path whose parent is a file."""
+    if hasattr(path, "write"):
+        return
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise CheckpointError(f"{what}: '{path}' is a directory; give a file path such as "
+                              f"'{os.path.join(path, 'model.npz')}'")
+    parent = os.path.dirname(os.path.abspath(path))
+    while parent and not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if parent and not os.path.isdir(parent):
+        raise CheckpointError(f"{what}: cannot write '{path}': '{parent}' is a file, not a directory")
+    if parent and not os.access(parent, os.W_OK):
+        raise CheckpointError(f"{what}: cannot write '{path}': the directory '{parent}' is not writable")
+
+
+def check_saveable(path, model, optimizer=None, scheduler=None):
+    """What ``fit(checkpoint_path=...)`` checks before its first step: the path can be written and
+    the model's and optimizer's state can be stored (so the first checkpoint does not fail late)."""
+    check_target(path, "fit")
+    arrays = {}
+    for key, value in model.state_dict().items():
+        if np.asarray(value).dtype.hasobject:
+            raise CheckpointError(f"fit: the model's state '{key}' is an object array; it cannot be checkpointed")
+    for part in (optimizer, scheduler):
+        if part is not None:
+            _encode(part.state_dict(), arrays)
+
+
+# ----------------------------------------------------------------------------------------------
+# convgrad.save / convgrad.load: models, or any nested structure of tensors, arrays and numbers
+# ----------------------------------------------------------------------------------------------
+OBJECT_FORMAT = "convgrad-object"
+
+
+def _sniff(path):
+    """"npz", "safetensors" or None from the first bytes of the file."""
+    with open(path, "rb") as f:
+        head = f.read(16)
+    if head.startswith(b"PK"):
+        return "npz"
+    if len(head) >= 9 and head[8:9] == b"{":
+        return "safetensors"
+    return None
+
+
+def _read_any(path):
+    """``(metadata dict, arrays)`` of a convgrad file (checkpoint or saved objects)."""
+    if os.path.isdir(path):
+        raise CheckpointError(f"'{path}' is a directory, expected a checkpoint file (e.g. '{path}/model.npz')")
     if not os.path.isfile(path):
         raise CheckpointError(f"checkpoint '{path}' does not exist")
-    reader = _read_safetensors if _format_of(path) == "safetensors" else _read_npz
+    kind = _sniff(path) or _format_of(path)
+    reader = _read_safetensors if kind == "safetensors" else _read_npz
     try:
         arrays, meta_json = reader(path)
         meta = json.loads(meta_json)
@@ -350,27 +464,85 @@ def load_checkpoint(path):
     except Exception as exc:  # zipfile, NumPy, JSON and safetensors each raise their own types
         raise CheckpointError(f"checkpoint '{path}' is corrupt or not a checkpoint: "
                               f"{type(exc).__name__}: {str(exc)[:200]}") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise CheckpointError(f"'{path}' is not a convgrad checkpoint (metadata format "
-                              f"{meta.get('format') if isinstance(meta, dict) else None!r})")
-    model = meta.get("model") or {}
-    if not isinstance(model.get("name"), str) or not isinstance(model.get("kwargs", {}), dict):
-        raise CheckpointError(f"checkpoint '{path}' does not name its model")
-    model_state = {k[len("model/"):]: v for k, v in arrays.items() if k.startswith("model/")}
-    try:
-        training = _decode(meta.get("training") or {}, arrays)
-        extra = _decode(meta.get("extra") or {}, arrays)
-    except (TypeError, ValueError, AttributeError) as exc:
-        raise CheckpointError(f"checkpoint '{path}': malformed training state: {exc}") from None
-    return Checkpoint(path, model["name"], model.get("kwargs", {}), model_state,
-                      meta.get("preprocessing") or {}, training, extra)
+    return meta, arrays
 
 
-def save(model, path, **kwargs):
-    """``convgrad.save(model, "model.npz")``: see :func:`save_checkpoint` for the options."""
-    return save_checkpoint(path, model, **kwargs)
+def save(obj, path, **kwargs):
+    """Save a model checkpoint, or any nested structure of tensors, arrays and numbers, without pickle.
+
+    ``convgrad.save(model, "model.npz")`` writes a model checkpoint (see :func:`save_checkpoint` for
+    ``preprocessing=``, ``optimizer=`` ...; a model class of your own is recorded by its import
+    path). ``convgrad.save({"epoch": 3, "model_state_dict": model.state_dict(),
+    "optimizer_state_dict": opt.state_dict()}, "ckpt.pt")`` writes the structure: dicts, lists,
+    tuples, tensors, NumPy arrays, numbers, strings and None, restored as they went in by
+    :func:`load`. The file is ``.npz`` (safetensors for a ``.safetensors`` name) whatever its
+    extension; ``path`` may also be a binary file object.
+
+    Raises:
+        CheckpointError: for a directory as ``path``, or an object that cannot be stored without
+            pickle (a class instance, a lambda ...).
+    """
+    from ..nn.module import Module
+
+    if isinstance(obj, Module):
+        return save_checkpoint(path, obj, **kwargs)
+    if kwargs:
+        raise CheckpointError(f"save: options {sorted(kwargs)} apply to model checkpoints only")
+    check_target(path, "save")
+    arrays = {}
+    meta = {"format": OBJECT_FORMAT, "version": VERSION, "object": _encode(obj, arrays)}
+    meta_json = json.dumps(meta)
+    if hasattr(path, "write"):
+        _write_npz(path, arrays, meta_json)
+        return path
+    writer = _write_safetensors if _format_of(path) == "safetensors" else _write_npz
+    atomic_write(path, lambda f: writer(f, arrays, meta_json))
+    return path
 
 
-def load(path):
-    """``convgrad.load("model.npz")``: the model rebuilt by name with its weights (train mode)."""
+def load(path, map_location=None, weights_only=True, mmap=None, **kwargs):
+    """Read what :func:`save` wrote: the saved structure, or for a model checkpoint the model
+    rebuilt by name with its weights (train mode).
+
+    Args:
+        path: a file path or a binary file object.
+        map_location: accepted for PyTorch compatibility; everything loads to the CPU ("cpu", a
+            device, a dict or a function are all fine).
+        weights_only: accepted; convgrad files hold only arrays and JSON, so loading never runs
+            code whatever its value (convgrad never unpickles).
+
+    Raises:
+        CheckpointError: missing file, a directory, a PyTorch/pickle file, a plain safetensors or
+            npz file (names the function that reads it), a corrupt file, or a checkpoint of a
+            model class of your own (build it and use ``load_checkpoint(path).load_into(model)``).
+    """
+    if isinstance(map_location, str):
+        from ..devices import check_device
+        check_device(map_location)
+    if hasattr(path, "read"):
+        import tempfile as _tf
+        with _tf.NamedTemporaryFile(suffix=".npz") as tmp:
+            tmp.write(path.read())
+            tmp.flush()
+            return load(tmp.name)
+    path = os.fspath(path)
+    if os.path.isfile(path) and _sniff(path) == "safetensors":
+        with open(path, "rb") as f:
+            (n,) = struct.unpack("<Q", f.read(8))
+            header = f.read(min(n, MAX_HEADER_BYTES))
+        if b'"convgrad"' not in header:
+            raise CheckpointError(f"'{path}' is a plain safetensors file (weights without convgrad metadata); read "
+                                  f"it with convgrad.io.load_safetensors(path), which returns (state_dict, "
+                                  f"metadata), then model.load_state_dict(state_dict)")
+    elif os.path.isfile(path) and _sniff(path) == "npz":
+        with zipfile.ZipFile(path) as zf:
+            if "__metadata__.npy" not in zf.namelist():
+                raise CheckpointError(f"'{path}' is a plain .npz file (arrays without convgrad metadata); read it "
+                                      f"with numpy.load(path, allow_pickle=False)")
+    meta, arrays = _read_any(path)
+    if isinstance(meta, dict) and meta.get("format") == OBJECT_FORMAT:
+        try:
+            return _decode(meta.get("object"), arrays)
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise CheckpointError(f"'{path}': malformed saved objects: {exc}") from None
     return load_checkpoint(path).build_model()

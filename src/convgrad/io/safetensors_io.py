@@ -119,7 +119,7 @@ def save_safetensors(state, path, metadata=None):
         state = state.state_dict()
     arrays = {}
     for k, v in state.items():
-        arr = np.asarray(v.data if isinstance(v, Tensor) else v)
+        arr = np.asarray(v._data if isinstance(v, Tensor) else v)
         if arr.dtype.type not in DTYPES.values():
             raise SafetensorsError(f"safetensors '{path}': tensor '{k}' has dtype {arr.dtype}, which "
                                    "safetensors cannot store")

@@ -105,7 +105,7 @@ def export_torch_state_dict(model_or_state):
     state = model_or_state.state_dict() if hasattr(model_or_state, "state_dict") else model_or_state
     out = OrderedDict()
     for key, value in state.items():
-        arr = np.asarray(value.data if isinstance(value, Tensor) else value)
+        arr = np.asarray(value._data if isinstance(value, Tensor) else value)
         out[key] = torch.from_numpy(np.array(arr, copy=True, order="C"))
     return out
 

@@ -88,6 +88,46 @@ def get_blas_threads():
     return None if _get_threads is None else int(_get_threads())
 
 
+def set_num_threads(n):
+    """``convgrad.set_num_threads(n)``: the threads convgrad computes with, as in PyTorch.
+
+    Sets the BLAS library's thread count, which is also the number of convgrad's own worker
+    threads for large convolutions, batch norms and element-wise ops (``kernels/parallel.py``).
+    On a busy machine, or for small networks such as LeNet-5, one thread is often the fastest:
+    every product on two threads waits for a second core (``convgrad train`` uses one for
+    LeNet-5 by default; ``--threads N`` sets it there).
+
+    Args:
+        n: a positive integer.
+
+    Raises:
+        ArgumentError: ``n`` is not a positive integer.
+
+    Example::
+
+        >>> convgrad.set_num_threads(1)
+        >>> convgrad.get_num_threads()
+        1
+    """
+    from ..errors import ArgumentError
+
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ArgumentError(f"set_num_threads: expected a positive integer, got {n!r}")
+    if _set_threads is not None:
+        _set_threads(int(n))
+    else:
+        _fallback_threads[0] = int(n)
+
+
+def get_num_threads():
+    """The thread count set by :func:`set_num_threads` (the BLAS library's, where it is OpenBLAS)."""
+    threads = get_blas_threads()
+    return threads if threads is not None else _fallback_threads[0]
+
+
+_fallback_threads = [os.cpu_count() or 1]  # what get_num_threads reports when the BLAS is not OpenBLAS
+
+
 class blas_threads:
     """Context manager: run the block with ``n`` BLAS threads (no-op if the BLAS is not OpenBLAS)."""
 

@@ -39,6 +39,8 @@ class AlexNet(ZooModel):
     Shape: input (N, in_channels, H, W), H and W >= 63; output (N, num_classes).
     """
 
+    natural_side = 224
+
     def __init__(self, num_classes=1000, in_channels=3, lrn=False, groups=1, dropout=0.5):
         super().__init__()
         if groups != 1 and not lrn:

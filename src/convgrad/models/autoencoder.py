@@ -80,6 +80,10 @@ class ConvAutoencoder(ZooModel):
         h = self.decoder_fc(z)
         return self.decoder(h.reshape(h.shape[0], *self.code_shape))
 
+    def natural_input_size(self):
+        """``(C, H, W)`` of the images this autoencoder was built for."""
+        return (self.encoder[0].in_channels,) + tuple(self.input_size)
+
     def forward(self, x):
         return self.decode(self.encode(x))
 

@@ -55,6 +55,18 @@ def register_model(builder):
 class ZooModel(Module):
     """Base class of the zoo models: a Module whose call accepts ``return_layers``."""
 
+    #: the side of the square images the architecture was designed for (None: no single one)
+    natural_side = None
+
+    def natural_input_size(self):
+        """``(C, H, W)`` of the input the architecture was designed for (224x224 for the ImageNet
+        models, 28x28 for LeNet-5 on MNIST ...), or None; ``summary`` uses it by default."""
+        side = self.natural_side
+        if side is None:
+            return None
+        first = next((m for m in self.modules() if hasattr(m, "in_channels") and hasattr(m, "kernel_size")), None)
+        return (first.in_channels if first is not None else 3, side, side)
+
     def stage_names(self):
         """The top-level submodule names, in registration (= execution) order."""
         return [name for name, _ in self.named_children()]

@@ -98,6 +98,8 @@ INCEPTION_SPECS = {
 class GoogLeNet(ZooModel):
     """Inception v1 with torchvision's attribute names; see the module docstring."""
 
+    natural_side = 224
+
     def __init__(self, num_classes=1000, aux_logits=True, in_channels=3, dropout=0.2, dropout_aux=0.7,
                  paper_5x5=False, init_weights=True):
         super().__init__()

@@ -9,9 +9,10 @@
     fc2    120 -> 84                      10,164 parameters
     fc3    84 -> 10                          850 parameters      total 61,706
 
-``variant="classic"``: tanh and average pooling (the paper's subsampling, without its trainable
-coefficient and bias per map, and with conv2 connected to all 6 maps rather than the paper's
-sparse table). ``variant="modern"``: ReLU and max pooling, which trains faster and further.
+``variant="modern"`` (the default, as in ``convgrad train``): ReLU and max pooling, which trains
+faster and further. ``variant="classic"``: tanh and average pooling (the paper's subsampling,
+without its trainable coefficient and bias per map, and with conv2 connected to all 6 maps rather
+than the paper's sparse table).
 """
 from .. import nn
 from ..errors import ArgumentError
@@ -26,7 +27,7 @@ class LeNet5(ZooModel):
     Args:
         num_classes: outputs of fc3.
         in_channels: channels of the input image.
-        variant: "classic" (tanh + average pooling) or "modern" (ReLU + max pooling).
+        variant: "modern" (ReLU + max pooling, the default) or "classic" (tanh + average pooling).
         padding: padding of conv1: 2 for 28x28 input (MNIST), 0 for the paper's 32x32 input.
 
     Shape: input ``(N, in_channels, 28, 28)`` with ``padding=2`` or ``(N, in_channels, 32, 32)``
@@ -36,7 +37,7 @@ class LeNet5(ZooModel):
     ``{"conv1": ..., "fc1": ..., "output": logits}`` (see :mod:`convgrad.models.base`).
     """
 
-    def __init__(self, num_classes=10, in_channels=1, variant="classic", padding=2):
+    def __init__(self, num_classes=10, in_channels=1, variant="modern", padding=2):
         super().__init__()
         if variant not in VARIANTS:
             raise ArgumentError(f"LeNet5: variant must be one of {VARIANTS}, got {variant!r}")
@@ -45,6 +46,7 @@ class LeNet5(ZooModel):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ArgumentError(f"LeNet5: {name} must be an integer >= {low}, got {value!r}")
         self.variant = variant
+        self.natural_side = 28 + 4 - 2 * padding  # 28 for MNIST with padding 2, 32 for the paper's input
         activation = nn.Tanh if variant == "classic" else nn.ReLU
         pool = nn.AvgPool2d if variant == "classic" else nn.MaxPool2d
         self.conv1 = nn.Conv2d(in_channels, 6, kernel_size=5, padding=padding)
@@ -69,7 +71,7 @@ class LeNet5(ZooModel):
         return self.fc3(x)
 
 
-def lenet5(num_classes=10, in_channels=1, variant="classic", padding=2):
+def lenet5(num_classes=10, in_channels=1, variant="modern", padding=2):
     """LeNet-5 (61,706 parameters for 10 classes); see :class:`LeNet5`."""
     model = LeNet5(num_classes=num_classes, in_channels=in_channels, variant=variant, padding=padding)
     model.model_config = {"name": "lenet5", "kwargs": {"num_classes": num_classes, "in_channels": in_channels,

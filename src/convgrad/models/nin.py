@@ -61,6 +61,7 @@ class NiN(ZooModel):
         super().__init__()
         if variant not in VARIANTS:
             raise ArgumentError(f"nin: unknown variant {variant!r}; choose one of {sorted(VARIANTS)}")
+        self.natural_side = 224 if variant == "imagenet" else 32
         spec = VARIANTS[variant]
         stages, channels = OrderedDict(), in_channels
         for i, (kernel, padding, stride, widths) in enumerate(spec["blocks"], start=1):

@@ -103,6 +103,7 @@ class ResNet(ZooModel):
             raise ArgumentError(f"ResNet: {len(layers)} stage depths {list(layers)} for {len(widths)} "
                                 f"widths {list(widths)}")
         self.inplanes = widths[0]
+        self.natural_side = 32 if small_input else 224
         if small_input:
             self.conv1 = nn.Conv2d(in_channels, self.inplanes, kernel_size=3, stride=1, padding=1, bias=False)
         else:

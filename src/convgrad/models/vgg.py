@@ -41,6 +41,8 @@ class VGG(ZooModel):
     Shape: input (N, C, H, W) with H, W >= 32 (five 2x2 pools); output (N, num_classes).
     """
 
+    natural_side = 224
+
     def __init__(self, features, num_classes=1000, dropout=0.5):
         super().__init__()
         self.features = features

@@ -27,6 +27,8 @@ from .base import ZooModel, register_model
 class ZFNet(ZooModel):
     """ZF Net. Input (N, in_channels, H, W) with H, W >= 63; output (N, num_classes)."""
 
+    natural_side = 224
+
     def __init__(self, num_classes=1000, in_channels=3, lrn=False, dropout=0.5):
         super().__init__()
         self.features = nn.Sequential(

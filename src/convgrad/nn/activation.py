@@ -120,7 +120,7 @@ class PReLU(Module):
         self.weight = Parameter(np.full((self.num_parameters,), init, dtype=dtype))
 
     def reset_parameters(self):
-        self.weight.data[...] = self.init
+        self.weight._data[...] = self.init
 
     def forward(self, input):
         return F.prelu(input, self.weight)

@@ -86,8 +86,8 @@ class _ConvNd(Module):
         """The weight, kept in the memory order the convolution's GEMM reads without a copy
         ((*K, C_in/groups, C_out) under the (C_out, C_in/groups, *K) shape). Loading a state dict
         replaces the array; the first forward afterwards restores the order (same values)."""
-        if not has_gemm_layout(self.weight.data):
-            self.weight.data = gemm_layout(self.weight.data)
+        if not has_gemm_layout(self.weight._data):
+            self.weight._data = gemm_layout(self.weight._data)
         return self.weight
 
     def _check_input(self, input):

@@ -105,8 +105,8 @@ def add_relu(out, identity, relu, producer):
     if (_active() and type(relu) is ReLU and _unobserved(relu, producer)
             and isinstance(out, Tensor) and isinstance(identity, Tensor)
             and out.shape == identity.shape and out.dtype == identity.dtype and not _needs_grad(out, identity)):
-        np.add(out.data, identity.data, out=out.data)
-        np.maximum(out.data, 0, out=out.data)
+        np.add(out._data, identity._data, out=out._data)
+        np.maximum(out._data, 0, out=out._data)
         return out
     return relu(out + identity)
 

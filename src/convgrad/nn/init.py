@@ -40,13 +40,13 @@ def _calculate_fan_in_and_fan_out(tensor):
 
 
 def _fill(tensor, values):
-    tensor.data[...] = values.astype(tensor.data.dtype, copy=False)
+    tensor._data[...] = values.astype(tensor._data.dtype, copy=False)
     return tensor
 
 
 def _draw_dtype(tensor):
     # draw float32 numbers directly for float32 weights: half the memory traffic of float64 draws
-    return np.float32 if tensor.data.dtype == np.float32 else np.float64
+    return np.float32 if tensor._data.dtype == np.float32 else np.float64
 
 
 def uniform_(tensor, a=0.0, b=1.0):
@@ -74,7 +74,7 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0):
 
 
 def constant_(tensor, val):
-    tensor.data[...] = val
+    tensor._data[...] = val
     return tensor
 
 
@@ -89,18 +89,18 @@ def ones_(tensor):
 def eye_(tensor):
     if tensor.ndim != 2:
         raise ArgumentError("eye_: only 2-D tensors are supported")
-    tensor.data[...] = np.eye(*tensor.shape)
+    tensor._data[...] = np.eye(*tensor.shape)
     return tensor
 
 
 def dirac_(tensor, groups=1):
     """Identity-preserving convolution weights: each output channel copies one input channel."""
     out_per_group = tensor.shape[0] // groups
-    tensor.data[...] = 0
+    tensor._data[...] = 0
     center = tuple(k // 2 for k in tensor.shape[2:])
     for g in range(groups):
         for d in range(min(out_per_group, tensor.shape[1])):
-            tensor.data[(g * out_per_group + d, d) + center] = 1
+            tensor._data[(g * out_per_group + d, d) + center] = 1
     return tensor
 
 
@@ -137,7 +137,7 @@ def orthogonal_(tensor, gain=1.0):
     if tensor.ndim < 2:
         raise ArgumentError("orthogonal_: only tensors with 2 or more dimensions are supported")
     rows = tensor.shape[0]
-    cols = tensor.data.size // rows
+    cols = tensor._data.size // rows
     flat = backend.get_rng().standard_normal((rows, cols))
     if rows < cols:
         flat = flat.T

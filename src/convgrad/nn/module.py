@@ -9,7 +9,8 @@ from collections import OrderedDict
 
 import numpy as np
 
-from ..errors import ConvgradError
+from .. import devices as device_mod
+from ..errors import ArgumentTypeError, ConvgradError, DTypeError
 from ..tensor import Tensor, is_anomaly_enabled, module_stack, no_grad
 from .parameter import Parameter
 
@@ -78,6 +79,9 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args, **kwargs):
+        if args and type(args[0]) in (list, np.ndarray) and _is_numeric_data(args[0]):
+            raise ArgumentTypeError(f"{type(self).__name__}(): expected a convgrad Tensor as input, got "
+                                    f"{type(args[0]).__name__}; convert it first with convgrad.tensor(...)")
         if is_anomaly_enabled():
             _calling.append(self)
             module_stack.append(_qualified_name(self))
@@ -182,18 +186,27 @@ class Module:
             if set_to_none or p.grad is None:
                 p.grad = None
             else:
-                p.grad.data.fill(0)
+                p.grad._data.fill(0)
 
-    def to(self, dtype=None, *args, **kwargs):
-        """Convert floating point parameters and buffers to ``dtype`` ('cpu' is accepted and ignored)."""
-        if dtype is None or (isinstance(dtype, str) and dtype == "cpu"):
+    def to(self, *args, **kwargs):
+        """Convert floating point parameters and buffers to a dtype: ``to(dtype)``, ``to(device)``,
+        ``to(device, dtype)``, ``to(tensor)`` or keywords, as in PyTorch. The device must be the
+        CPU (``"cpu"`` is accepted and changes nothing).
+
+        Raises:
+            DeviceError: for a CUDA, MPS or other accelerator device (convgrad runs on the CPU).
+        """
+        dtype, _ = device_mod.parse_to_args(f"{type(self).__name__}.to", args, kwargs, Tensor)
+        if dtype is None:
             return self
         dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            raise DTypeError(f"{type(self).__name__}.to: modules convert to floating point dtypes only, got {dtype}")
         for t in list(self.parameters()) + list(self.buffers()):
-            if t.data.dtype.kind == "f":
-                t.data = t.data.astype(dtype)
+            if t._data.dtype.kind == "f":
+                t._data = t._data.astype(dtype)
                 if t.grad is not None:
-                    t.grad = Tensor._wrap(t.grad.data.astype(dtype))
+                    t.grad = Tensor._wrap(t.grad._data.astype(dtype))
         return self
 
     def float(self):
@@ -205,6 +218,10 @@ class Module:
     def cpu(self):
         return self
 
+    def cuda(self, device=None):
+        device_mod.device("cuda" if device is None else device)  # raises: convgrad runs on the CPU
+        return self  # pragma: no cover
+
     # --- state ---------------------------------------------------------------------------------
     def state_dict(self):
         """An ordered dict from PyTorch-style dotted names to NumPy arrays (shared, not copied)."""
@@ -213,10 +230,10 @@ class Module:
             prefix = f"{mod_name}." if mod_name else ""
             for name, p in module._parameters.items():
                 if p is not None:
-                    out[prefix + name] = p.data
+                    out[prefix + name] = p._data
             for name, b in module._buffers.items():
                 if b is not None and name not in module._non_persistent:
-                    out[prefix + name] = b.data
+                    out[prefix + name] = b._data
         return out
 
     def load_state_dict(self, state_dict, strict=True):
@@ -226,6 +243,13 @@ class Module:
         tensors included). With ``strict`` every key must match; shapes must always match.
         Returns ``(missing_keys, unexpected_keys)``.
         """
+        if isinstance(state_dict, tuple) and len(state_dict) == 2 and isinstance(state_dict[0], dict):
+            raise ArgumentTypeError(f"{type(self).__name__}.load_state_dict: got a (state, metadata) tuple, as "
+                                    f"convgrad.io.load_safetensors returns; pass its first element: "
+                                    f"state, metadata = load_safetensors(path); model.load_state_dict(state)")
+        if not hasattr(state_dict, "keys") or not hasattr(state_dict, "__getitem__"):
+            raise ArgumentTypeError(f"{type(self).__name__}.load_state_dict: expected a dict of name -> tensor or "
+                                    f"array, got {type(state_dict).__name__}")
         own = self.state_dict()
         targets = {}
         for mod_name, module in self.named_modules():
@@ -244,14 +268,14 @@ class Module:
                 if key not in state_dict:
                     continue
                 value = state_dict[key]
-                arr = np.asarray(value.data if isinstance(value, Tensor) else value)
-                if arr.shape != t.data.shape:
+                arr = np.asarray(value._data if isinstance(value, Tensor) else value)
+                if arr.shape != t._data.shape:
                     raise StateDictError(f"{type(self).__name__}.load_state_dict: '{key}' has shape "
-                                         f"{arr.shape} in the file, the model expects {t.data.shape}")
-                if t.data.flags.writeable and (t.data.dtype.kind == arr.dtype.kind or t.data.dtype.kind == "f"):
-                    np.copyto(t.data, arr, casting="unsafe")  # in place: keeps the array's memory layout
+                                         f"{arr.shape} in the file, the model expects {t._data.shape}")
+                if t._data.flags.writeable and (t._data.dtype.kind == arr.dtype.kind or t._data.dtype.kind == "f"):
+                    np.copyto(t._data, arr, casting="unsafe")  # in place: keeps the array's memory layout
                 else:
-                    t.data = np.array(arr, copy=True)
+                    t._data = np.array(arr, copy=True)
         return missing, unexpected
 
     # --- printing ------------------------------------------------------------------------------
@@ -270,6 +294,13 @@ class Module:
 
 
 _calling = []  # the modules being called, outermost first (kept only under detect_anomaly)
+
+
+def _is_numeric_data(value):
+    """True for an ndarray or a (nested) list starting with a number: data that should be a Tensor."""
+    while isinstance(value, list) and value:
+        value = value[0]
+    return isinstance(value, (np.ndarray, int, float, np.number)) and not isinstance(value, bool)
 
 
 def _qualified_name(module):

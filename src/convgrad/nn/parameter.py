@@ -14,7 +14,7 @@ class Parameter(Tensor):
     def __init__(self, data=None, requires_grad=True):
         if data is None:
             data = np.empty((0,), backend.get_default_dtype())
-        arr = data.data if isinstance(data, Tensor) else np.asarray(data)
+        arr = data._data if isinstance(data, Tensor) else np.asarray(data)
         if arr.dtype.kind != "f":
             arr = arr.astype(backend.get_default_dtype())
         super().__init__(arr, requires_grad=requires_grad)

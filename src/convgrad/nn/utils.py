@@ -31,7 +31,7 @@ def _vector_norm(a, norm_type):
 def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False):
     """The ``norm_type``-norm of all the arrays together, as if concatenated into one vector."""
     norm_type = _norm_type(norm_type)
-    arrays = [t.data if isinstance(t, Tensor) else np.asarray(t) for t in tensors]
+    arrays = [t._data if isinstance(t, Tensor) else np.asarray(t) for t in tensors]
     if not arrays:
         return Tensor(np.asarray(0.0, dtype=np.float32))
     dtype = np.result_type(*arrays)
@@ -67,11 +67,11 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     Returns:
         The total norm of the gradients before clipping, as a 0-d Tensor.
     """
-    grads = [p.grad.data for p in _as_list(parameters) if p.grad is not None]
+    grads = [p.grad._data for p in _as_list(parameters) if p.grad is not None]
     total = get_total_norm(grads, norm_type, error_if_nonfinite)
     if not grads:
         return total
-    coef = min(float(max_norm) / (float(total.data) + 1e-6), 1.0)
+    coef = min(float(max_norm) / (float(total._data) + 1e-6), 1.0)
     with np.errstate(invalid="ignore"):   # a non-finite norm makes NaN gradients, as in PyTorch
         for g in grads:
             g *= coef
@@ -83,25 +83,25 @@ def clip_grad_value_(parameters, clip_value, foreach=None):
     clip_value = float(clip_value)
     for p in _as_list(parameters):
         if p.grad is not None:
-            np.clip(p.grad.data, -clip_value, clip_value, out=p.grad.data)
+            np.clip(p.grad._data, -clip_value, clip_value, out=p.grad._data)
 
 
 def parameters_to_vector(parameters):
     """All the parameters' values as one flat tensor (a copy, without gradient)."""
-    return Tensor(np.concatenate([p.data.reshape(-1) for p in _as_list(parameters)]))
+    return Tensor(np.concatenate([p._data.reshape(-1) for p in _as_list(parameters)]))
 
 
 def vector_to_parameters(vec, parameters):
     """Copy consecutive slices of the flat ``vec`` into the parameters (the inverse of the above)."""
-    vec = vec.data if isinstance(vec, Tensor) else np.asarray(vec)
+    vec = vec._data if isinstance(vec, Tensor) else np.asarray(vec)
     params = _as_list(parameters)
-    needed = sum(p.data.size for p in params)
+    needed = sum(p._data.size for p in params)
     if vec.ndim != 1 or vec.size != needed:
         raise ArgumentError(f"vector_to_parameters: expected a 1-D vector of {needed} values, got shape {vec.shape}")
     offset = 0
     for p in params:
-        n = p.data.size
-        p.data[...] = vec[offset:offset + n].reshape(p.data.shape)
+        n = p._data.size
+        p._data[...] = vec[offset:offset + n].reshape(p._data.shape)
         offset += n
 
 

@@ -12,6 +12,7 @@ The graph is built with the ``onnx`` package's helper API and checked with ``onn
 ``onnx`` package is imported only when exporting, so convgrad works without it
 (``pip install convgrad[onnx]``).
 """
+import json
 import math
 
 import numpy as np
@@ -52,9 +53,9 @@ class _Graph:
         self.param_names = {id(p): n for n, p in model.named_parameters()}
         for n, b in model.named_buffers():
             self.param_names[id(b)] = n
-            self.arrays[id(b.data)] = n
+            self.arrays[id(b._data)] = n
         for n, p in model.named_parameters():
-            self.arrays[id(p.data)] = n
+            self.arrays[id(p._data)] = n
         self.batch = None
         self.event_index = None
         self.free = []           # (event index, tensor) of constants that are not parameters/buffers
@@ -80,11 +81,11 @@ class _Graph:
         if isinstance(x, Tensor):
             if id(x) in self.names:
                 return self.names[id(x)]
-            name = self.param_names.get(id(x)) or self.arrays.get(id(x.data))
+            name = self.param_names.get(id(x)) or self.arrays.get(id(x._data))
             if name is None:  # made outside convgrad's ops: checked against a second trace
                 self.free.append((self.event_index, x))
             self.keep.append(x)
-            self.names[id(x)] = self.initializer(x.data, name)
+            self.names[id(x)] = self.initializer(x._data, name)
             return self.names[id(x)]
         if isinstance(x, np.ndarray):
             name = self.arrays.get(id(x))
@@ -496,7 +497,7 @@ def _softmin(g, ev):
 def _prelu(g, ev):
     inp, weight = ev.args[0], ev.args[1]
     slope = g.value(weight)
-    if weight.data.size != 1 and inp.ndim > 2:
+    if weight._data.size != 1 and inp.ndim > 2:
         slope = g.node("Reshape", [slope, g.const([-1] + [1] * (inp.ndim - 2))], ev.name)
     return g.node("PRelu", [g.value(inp), slope], ev.name)
 
@@ -529,8 +530,12 @@ HANDLERS = {
 }
 
 
-def export(model, example_input, path=None, opset_version=17, input_names=None, output_names=None,
-           dynamic_batch=True, check=True):
+DEFAULT_OPSET = 17
+SUPPORTED_OPSETS = tuple(range(17, 24))  # each checked in onnxruntime by tests/test_onnx.py
+
+
+def export(model, example_input, path=None, opset_version=DEFAULT_OPSET, input_names=None, output_names=None,
+           dynamic_batch=True, check=True, metadata=None):
     """Write ``model`` as an ONNX file that computes what ``model(example_input)`` computes.
 
     Args:
@@ -538,11 +543,13 @@ def export(model, example_input, path=None, opset_version=17, input_names=None, 
         example_input: a Tensor or array with the input shape (the batch size does not matter
             when ``dynamic_batch`` is true).
         path: where to write the ``.onnx`` file (``None``: only return the model).
-        opset_version: ONNX opset, at least 17.
+        opset_version: ONNX opset, one of :data:`SUPPORTED_OPSETS` (17 to 23).
         input_names, output_names: names of the graph's inputs and outputs (default ``input``,
             ``output`` / ``output_0, output_1 ...`` for several outputs).
         dynamic_batch: make the first dimension of inputs and outputs symbolic (``batch``).
         check: run ``onnx.checker.check_model`` on the result.
+        metadata: a dict of strings (or JSON-able values, written as JSON) stored as the model's
+            ``metadata_props``, e.g. the preprocessing a runtime must apply.
 
     Returns:
         the ``onnx.ModelProto``.
@@ -557,8 +564,12 @@ def export(model, example_input, path=None, opset_version=17, input_names=None, 
         >>> convgrad.onnx.export(convgrad.models.resnet18(), convgrad.randn(1, 3, 224, 224), "r18.onnx")
     """
     onnx_mod, helper = _import_onnx()
-    if int(opset_version) < 17:
-        raise ExportError(f"convgrad.onnx.export: opset_version must be >= 17, got {opset_version}")
+    if int(opset_version) not in SUPPORTED_OPSETS:
+        raise ExportError(f"convgrad.onnx.export: opset_version must be one of {SUPPORTED_OPSETS[0]} to "
+                          f"{SUPPORTED_OPSETS[-1]}, got {opset_version}")
+    if int(opset_version) > onnx_mod.defs.onnx_opset_version():
+        raise ExportError(f"convgrad.onnx.export: the installed onnx {onnx_mod.__version__} knows opsets up to "
+                          f"{onnx_mod.defs.onnx_opset_version()}, not {opset_version}; upgrade onnx or choose a lower one")
     x = example_input if isinstance(example_input, Tensor) else Tensor(np.asarray(example_input))
     if x.dtype.kind != "f":
         raise ExportError(f"convgrad.onnx.export: example_input must be floating point, got {x.dtype}")
@@ -592,6 +603,9 @@ def export(model, example_input, path=None, opset_version=17, input_names=None, 
         _fill_tensor(graph.initializer.add(), helper, name, array)
     proto = helper.make_model(graph, producer_name="convgrad",
                               opset_imports=[helper.make_opsetid("", int(opset_version))])
+    for key, value in (metadata or {}).items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = str(key), value if isinstance(value, str) else json.dumps(value)
     if check:
         try:
             onnx_mod.checker.check_model(proto)
@@ -605,13 +619,13 @@ def export(model, example_input, path=None, opset_version=17, input_names=None, 
 def _check_constants(model, x, events, free):
     """Tensors that no recorded op produced become constants in the graph; that is only right if
     they do not depend on the input. Trace again on another input and compare them."""
-    other = Tensor(x.data + np.random.default_rng(0).standard_normal(x.shape).astype(x.dtype))
+    other = Tensor(x._data + np.random.default_rng(0).standard_normal(x.shape).astype(x.dtype))
     with no_grad(), eval_mode(model), record(model, is_leaf=lambda m: False) as again:
         model(other)
     for index, tensor in free:
         ev = events[index]
         pos = next(i for i, t in enumerate(ev.inputs) if t is tensor)
-        if len(again) != len(events) or not np.array_equal(again[index].inputs[pos].data, tensor.data):
+        if len(again) != len(events) or not np.array_equal(again[index].inputs[pos]._data, tensor._data):
             raise ExportError(f"convgrad.onnx.export: a tensor used by '{ev.type_name}' in "
                               f"'{ev.name or type(model).__name__}' was made outside convgrad's ops and "
                               "depends on the input (NumPy code in forward?); it cannot be exported")
@@ -632,16 +646,25 @@ def _value_info(helper, name, tensor, dynamic_batch):
     return helper.make_tensor_value_info(name, helper.np_dtype_to_tensor_dtype(tensor.dtype), shape)
 
 
-def export_checkpoint(path, out, input_size=None, opset_version=17):
+def export_checkpoint(path, out, input_size=None, opset_version=DEFAULT_OPSET):
     """Rebuild the model of a convgrad checkpoint and export it to ``out`` (the ``convgrad export``
     command). ``input_size`` (C, H, W) defaults to the checkpoint's recorded one, else to a size
-    the model accepts. Returns ``(proto, input_size)``."""
-    from ..inspect.summary import default_input_size, load_model
+    the model accepts. The checkpoint's preprocessing (mean, std, input size, class names) goes
+    into the ONNX metadata: each key of it as ``convgrad.<key>`` (JSON), and the whole dict as
+    ``convgrad.preprocessing``. Returns ``(proto, input_size)``."""
+    from ..inspect.summary import default_input_size
+    from ..io import load_checkpoint
 
     if not str(path).endswith((".npz", ".safetensors")):
         raise ExportError(f"export_checkpoint: expected a convgrad checkpoint (.npz or .safetensors), got '{path}'")
-    model, recorded = load_model(path)
-    size = tuple(input_size or recorded or default_input_size(model))
+    ckpt = load_checkpoint(path)
+    model = ckpt.build_model()
+    preprocessing = dict(ckpt.preprocessing or {})
+    recorded = preprocessing.get("input_size")
+    size = tuple(int(s) for s in (input_size or recorded or default_input_size(model)))
     dtype = next(iter(model.parameters())).dtype
-    proto = export(model, Tensor(np.zeros((1,) + size, dtype)), out, opset_version=opset_version)
+    metadata = {f"convgrad.{key}": value for key, value in preprocessing.items()}
+    metadata["convgrad.preprocessing"] = preprocessing
+    metadata["convgrad.model"] = {"name": ckpt.model_name, "kwargs": ckpt.model_kwargs}
+    proto = export(model, Tensor(np.zeros((1,) + size, dtype)), out, opset_version=opset_version, metadata=metadata)
     return proto, size

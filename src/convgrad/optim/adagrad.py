@@ -37,16 +37,16 @@ class Adagrad(Optimizer):
     def _update(self, p, grad, state, group):
         if not state:
             state["step"] = 0.0
-            state["sum"] = np.full_like(p.data, group["initial_accumulator_value"])
+            state["sum"] = np.full_like(p._data, group["initial_accumulator_value"])
         if group["maximize"]:
             grad = -grad
         state["step"] += 1
         if group["weight_decay"] != 0:
-            grad = grad + group["weight_decay"] * p.data
+            grad = grad + group["weight_decay"] * p._data
         clr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
         state["sum"] += np.square(grad)
         std = np.sqrt(state["sum"], out=np.empty_like(state["sum"]))  # out=: an array even for 0-d
         std += group["eps"]
         np.divide(grad, std, out=std)
         std *= clr
-        p.data -= std
+        p._data -= std

@@ -43,19 +43,19 @@ class Adam(Optimizer):
         lr, (beta1, beta2), eps, weight_decay = group["lr"], group["betas"], group["eps"], group["weight_decay"]
         if not state:
             state["step"] = 0.0
-            state["exp_avg"] = np.zeros_like(p.data)
-            state["exp_avg_sq"] = np.zeros_like(p.data)
+            state["exp_avg"] = np.zeros_like(p._data)
+            state["exp_avg_sq"] = np.zeros_like(p._data)
             if group["amsgrad"]:
-                state["max_exp_avg_sq"] = np.zeros_like(p.data)
+                state["max_exp_avg_sq"] = np.zeros_like(p._data)
         if group["maximize"]:
             grad = -grad
         state["step"] += 1
         step = state["step"]
         if weight_decay != 0:
             if group["decoupled_weight_decay"]:
-                p.data *= 1 - lr * weight_decay
+                p._data *= 1 - lr * weight_decay
             else:
-                grad = grad + weight_decay * p.data
+                grad = grad + weight_decay * p._data
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
         exp_avg += (grad - exp_avg) * (1 - beta1)            # torch's lerp_(grad, 1 - beta1)
         exp_avg_sq *= beta2
@@ -64,7 +64,7 @@ class Adam(Optimizer):
         bias_correction2_sqrt = (1 - beta2 ** step) ** 0.5
         if group["amsgrad"]:
             if "max_exp_avg_sq" not in state:
-                state["max_exp_avg_sq"] = np.zeros_like(p.data)
+                state["max_exp_avg_sq"] = np.zeros_like(p._data)
             np.maximum(state["max_exp_avg_sq"], exp_avg_sq, out=state["max_exp_avg_sq"])
             denom = np.sqrt(state["max_exp_avg_sq"], out=np.empty_like(exp_avg_sq))  # out=: an array even for 0-d
         else:
@@ -73,7 +73,7 @@ class Adam(Optimizer):
         denom += eps
         np.divide(exp_avg, denom, out=denom)
         denom *= step_size
-        p.data -= denom
+        p._data -= denom
 
 
 class AdamW(Adam):

@@ -64,9 +64,9 @@ class Optimizer:
         for p in group["params"]:
             if not isinstance(p, Tensor):
                 raise DTypeError(f"{type(self).__name__}: can only optimize Tensors, got {type(p).__name__}")
-            if p.data.dtype.kind != "f":
+            if p._data.dtype.kind != "f":
                 raise DTypeError(f"{type(self).__name__}: can only optimize floating point tensors, "
-                                f"got dtype {p.data.dtype}")
+                                f"got dtype {p._data.dtype}")
         for name, default in self.defaults.items():
             if default is required and name not in group:
                 raise ArgumentError(f"{type(self).__name__}: parameter group didn't specify a value of "
@@ -89,7 +89,7 @@ class Optimizer:
                 if set_to_none:
                     p.grad = None
                 else:
-                    p.grad.data.fill(0)
+                    p.grad._data.fill(0)
 
     def step(self, closure=None):
         """Update every parameter that has a gradient. ``closure`` re-evaluates the model and
@@ -101,11 +101,11 @@ class Optimizer:
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is not None:
-                    self._update(p, p.grad.data, self.state.setdefault(p, {}), group)
+                    self._update(p, p.grad._data, self.state.setdefault(p, {}), group)
         return loss
 
     def _update(self, p, grad, state, group):
-        """Update ``p.data`` in place from ``grad``; ``state`` is the parameter's (mutable) state."""
+        """Update ``p._data`` in place from ``grad``; ``state`` is the parameter's (mutable) state."""
         raise NotImplementedError
 
     # --- state ----------------------------------------------------------------------------------
@@ -156,10 +156,10 @@ class Optimizer:
             restored = {}
             for name, value in entries.items():
                 if isinstance(value, np.ndarray) and value.ndim > 0:
-                    if value.shape != p.data.shape:
+                    if value.shape != p._data.shape:
                         raise ArgumentError(f"{type(self).__name__}.load_state_dict: state '{name}' of parameter "
-                                         f"{key} has shape {value.shape}, the parameter has {p.data.shape}")
-                    dtype = p.data.dtype if value.dtype.kind == "f" else value.dtype
+                                         f"{key} has shape {value.shape}, the parameter has {p._data.shape}")
+                    dtype = p._data.dtype if value.dtype.kind == "f" else value.dtype
                     restored[name] = np.array(value, dtype=dtype, copy=True)
                 elif isinstance(value, np.ndarray):
                     restored[name] = value.item()

@@ -40,16 +40,16 @@ class RMSprop(Optimizer):
                                                   group["weight_decay"], group["momentum"])
         if not state:
             state["step"] = 0.0
-            state["square_avg"] = np.zeros_like(p.data)
+            state["square_avg"] = np.zeros_like(p._data)
         if momentum > 0 and "momentum_buffer" not in state:
-            state["momentum_buffer"] = np.zeros_like(p.data)
+            state["momentum_buffer"] = np.zeros_like(p._data)
         if group["centered"] and "grad_avg" not in state:
-            state["grad_avg"] = np.zeros_like(p.data)
+            state["grad_avg"] = np.zeros_like(p._data)
         if group["maximize"]:
             grad = -grad
         state["step"] += 1
         if weight_decay != 0:
-            grad = grad + weight_decay * p.data
+            grad = grad + weight_decay * p._data
         square_avg = state["square_avg"]
         square_avg *= alpha
         square_avg += (1 - alpha) * np.square(grad)
@@ -65,8 +65,8 @@ class RMSprop(Optimizer):
             buf = state["momentum_buffer"]
             buf *= momentum
             buf += grad / avg
-            p.data -= lr * buf
+            p._data -= lr * buf
         else:
             np.divide(grad, avg, out=avg)
             avg *= lr
-            p.data -= avg
+            p._data -= avg

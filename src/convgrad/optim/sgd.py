@@ -52,13 +52,13 @@ class SGD(Optimizer):
         if group["maximize"]:
             grad = -grad
         if weight_decay != 0:
-            grad = grad + weight_decay * p.data
+            grad = grad + weight_decay * p._data
         if momentum != 0:
             buf = state.get("momentum_buffer")
             if buf is None:
-                buf = state["momentum_buffer"] = np.array(grad, dtype=p.data.dtype, copy=True)
+                buf = state["momentum_buffer"] = np.array(grad, dtype=p._data.dtype, copy=True)
             else:
                 buf *= momentum
                 buf += (1 - group["dampening"]) * grad
             grad = grad + momentum * buf if group["nesterov"] else buf
-        p.data -= lr * grad
+        p._data -= lr * grad

@@ -1,0 +1,2 @@
+"""``convgrad.utils``: PyTorch's ``torch.utils`` names that convgrad provides (``utils.data``)."""
+from . import data  # noqa: F401
