@@ -245,8 +245,8 @@ def test_sync_batchnorm_in_one_process_is_batch_norm(dtype, shape):
     x = rng.normal(1.0, 2.0, shape).astype(dtype)
     g = rng.normal(size=shape).astype(dtype)
     bn = dist.SyncBatchNorm(3, momentum=0.3).to(dtype)
-    bn.weight.data[...] = rng.uniform(0.5, 1.5, 3)
-    bn.bias.data[...] = rng.normal(size=3)
+    bn.weight.numpy()[...] = rng.uniform(0.5, 1.5, 3)
+    bn.bias.numpy()[...] = rng.normal(size=3)
     ref = torch.nn.BatchNorm1d(3, momentum=0.3).to(torch.float64 if dtype == np.float64 else torch.float32)
     with torch.no_grad():
         ref.weight.copy_(torch.from_numpy(bn.weight.numpy()))
@@ -291,7 +291,7 @@ def test_sync_batchnorm_float64_gradients_match_finite_differences():
 def test_convert_sync_batchnorm_keeps_parameters_and_buffers():
     cg.manual_seed(0)
     net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Conv2d(4, 2, 3), nn.BatchNorm2d(2))
-    net[1].running_mean.data[...] = 0.5
+    net[1].running_mean.numpy()[...] = 0.5
     before = {k: v.copy() for k, v in net.state_dict().items()}
     x = cg.from_numpy(np.random.default_rng(0).normal(size=(4, 1, 9, 9)).astype(np.float32))
     net.eval()

@@ -136,10 +136,11 @@ def barrier():
 
 
 def _array_of(x):
-    """``(array, wrapped)`` for a NumPy array or a convgrad Tensor (its ``.data``)."""
-    data = getattr(x, "data", None)
-    if isinstance(data, np.ndarray) and not isinstance(x, np.ndarray):
-        return data, True
+    """``(array, wrapped)`` for a NumPy array or a convgrad Tensor (its storage, ``.numpy()``)."""
+    from ..tensor import Tensor
+
+    if isinstance(x, Tensor):
+        return x.numpy(), True
     if isinstance(x, np.ndarray):
         return x, False
     raise TypeError(f"expected a NumPy array or a convgrad Tensor, got {type(x).__name__}")
@@ -199,7 +200,9 @@ def broadcast(x, root=0, comm=None):
     comm = comm or _world["comm"]
     if comm is None or comm.Get_size() == 1:
         return x
-    if isinstance(x, (np.ndarray,)) or isinstance(getattr(x, "data", None), np.ndarray):
+    from ..tensor import Tensor
+
+    if isinstance(x, (np.ndarray, Tensor)):
         array, _ = _array_of(x)
         if not array.flags.c_contiguous:
             raise ValueError("broadcast: the array must be C-contiguous (it is overwritten in place)")

@@ -59,9 +59,9 @@ def broadcast_parameters(module_or_params, root=0, comm=None, buffers=True):
     else:
         tensors = list(module_or_params)
     for t in tensors:
-        if not t.data.flags.c_contiguous:
-            t.data = np.ascontiguousarray(t.data)
-        comm.Bcast(t.data, root=root)
+        if not t.numpy().flags.c_contiguous:
+            t.data = np.ascontiguousarray(t.numpy())
+        comm.Bcast(t.numpy(), root=root)
 
 
 class _Bucket:
@@ -73,7 +73,7 @@ class _Bucket:
         n = 0
         for p in params:
             self.offsets.append(n)
-            n += p.data.size
+            n += p.numpy().size
         self.size = n
         # after the gradients: this rank's weight (its shard size), then one flag per parameter
         # (1 if it had a gradient here), so a parameter no rank touched keeps grad None
@@ -150,14 +150,14 @@ class DistributedDataParallel(Module):
         params = [p for p in self.module.parameters() if p.requires_grad]
         buckets, current, current_bytes = [], {}, {}
         for p in reversed(params):
-            key = p.data.dtype
+            key = p.numpy().dtype
             group = current.setdefault(key, [])
-            if group and current_bytes[key] + p.data.nbytes > cap:
+            if group and current_bytes[key] + p.numpy().nbytes > cap:
                 buckets.append(_Bucket(len(buckets), group, key))
                 group = current[key] = []
                 current_bytes[key] = 0
             group.append(p)
-            current_bytes[key] = current_bytes.get(key, 0) + p.data.nbytes
+            current_bytes[key] = current_bytes.get(key, 0) + p.numpy().nbytes
         for key, group in current.items():
             if group:
                 buckets.append(_Bucket(len(buckets), group, key))
@@ -218,13 +218,13 @@ class DistributedDataParallel(Module):
         weight = self._weight
         out = bucket.buffer
         for p, offset in zip(bucket.params, bucket.offsets):
-            view = out[offset:offset + p.data.size]
+            view = out[offset:offset + p.numpy().size]
             if p.grad is None:
                 view[...] = 0
             elif weight == 1.0:
-                view[...] = p.grad.data.reshape(-1)
+                view[...] = p.grad.numpy().reshape(-1)
             else:
-                np.multiply(p.grad.data.reshape(-1), weight, out=view)
+                np.multiply(p.grad.numpy().reshape(-1), weight, out=view)
         out[bucket.size] = weight
         out[bucket.size + 1:] = [p.grad is not None for p in bucket.params]
 
@@ -267,7 +267,7 @@ class DistributedDataParallel(Module):
             averaged /= np.asarray(total, dtype=bucket.dtype)
             flags = bucket.buffer[bucket.size + 1:]
             for p, offset, used in zip(bucket.params, bucket.offsets, flags):
-                value = averaged[offset:offset + p.data.size].reshape(p.data.shape)
+                value = averaged[offset:offset + p.numpy().size].reshape(p.numpy().shape)
                 if not used:
                     continue  # no rank computed a gradient for it: None, as in one process
                 if p.grad is None:
@@ -275,7 +275,7 @@ class DistributedDataParallel(Module):
 
                     p.grad = Tensor._wrap(value.copy())
                 else:
-                    np.copyto(p.grad.data, value)
+                    np.copyto(p.grad.numpy(), value)
             bucket.request = None
             sent += bucket.nbytes
         n = self._size

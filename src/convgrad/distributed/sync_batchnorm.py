@@ -135,8 +135,8 @@ class SyncBatchNorm(_BatchNorm):
         keep = self.training and self.track_running_stats
         return SyncBatchNormFunction.apply(
             input, self.weight, self.bias, eps=float(self.eps), momentum=float(factor),
-            running_mean=self.running_mean.data if keep and self.running_mean is not None else None,
-            running_var=self.running_var.data if keep and self.running_var is not None else None, comm=comm)
+            running_mean=self.running_mean.numpy() if keep and self.running_mean is not None else None,
+            running_var=self.running_var.numpy() if keep and self.running_var is not None else None, comm=comm)
 
     @classmethod
     def convert_sync_batchnorm(cls, module, comm=None):
