@@ -1,8 +1,10 @@
 """The convgrad command: a short real train -> evaluate -> predict, and bad input of every kind
 giving one readable line on stderr and a non-zero exit (never a traceback)."""
 import gzip
+import json
 import os
 import re
+import socket
 import subprocess
 import sys
 
@@ -12,7 +14,7 @@ from PIL import Image
 
 from convgrad.cli import main
 from convgrad.data import MNIST
-from convgrad.io import build_model, save_checkpoint
+from convgrad.io import build_model, load_checkpoint, save_checkpoint
 
 QUICK = ["--max-train", "1000", "--max-test", "500", "--epochs", "2", "--batch-size", "25", "--schedule", "none",
          "--lr", "0.003", "--no-progress"]
@@ -193,3 +195,148 @@ def test_console_script_subprocess(trained, tmp_path):
     assert ok.returncode == 0 and ok.stdout.startswith("accuracy: 0.")
     helptext = subprocess.run(cmd + ["train", "--help"], capture_output=True, text=True, timeout=120).stdout
     assert "--checkpoint-every" in helptext and "--resume" in helptext and "one-cycle" in helptext
+
+
+# --- issue #14: habits users bring, and what used to be a traceback -----------------------------------
+def run_cli(args, timeout=300, **kw):
+    return subprocess.run([sys.executable, "-m", "convgrad.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, **kw)
+
+
+def one_error_line(proc, pattern):
+    err = proc.stderr.strip()
+    assert proc.returncode == 1, (proc.returncode, err)
+    assert "Traceback" not in err and len(err.splitlines()) == 1, err
+    assert re.search(pattern, err), err
+
+
+def test_out_of_memory_is_one_line_before_building_the_step():
+    """#14.7: `ulimit -v 4000000; convgrad train --model resnet18 --batch-size 5000` was a MemoryError
+    traceback; now the step's memory is estimated first and the line says what to change."""
+    import resource
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (4_000_000 * 1024, 4_000_000 * 1024))
+
+    proc = run_cli(["train", "--model", "resnet18", "--batch-size", "5000", "--no-progress", "--out", "/nonexistent/x"],
+                   preexec_fn=limit, env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
+    one_error_line(proc, r"resnet18 at batch size 5,000 .* needs about [\d.]+ GB .* use --batch-size [\d,]+ or less")
+
+
+def test_models_that_do_not_fit_the_data_are_one_line(tmp_path):
+    """#14.8: a model whose layers cannot take the data's samples fails before the first step,
+    naming the model and the sizes, in one line."""
+    proc = run_cli(["train", "--model", "alexnet", "--max-train", "100", "--epochs", "1", "--no-progress",
+                    "--out", str(tmp_path / "a")])
+    one_error_line(proc, r"alexnet.*(needs|does not fit).*28")
+    assert not (tmp_path / "a").exists()
+
+
+def test_generative_models_train_through_the_cli(tmp_path, capsys):
+    """#14.8 / #17: conv_autoencoder (a traceback before), vae and dcgan train with `convgrad train
+    --model`, record their objective, and evaluate/predict treat them as what they are."""
+    quick = ["--max-train", "200", "--max-test", "100", "--epochs", "1", "--batch-size", "50", "--no-progress"]
+    for name, figure in (("conv_autoencoder", r"test loss 0\.\d+, mse 0\.\d+ on 100 test images"),
+                         ("vae", r"test loss [\d.]+, recon loss [\d.]+, kl [\d.]+ on 100 test images"),
+                         ("dcgan", r"no test figure")):
+        out = tmp_path / name
+        assert main(["train", "--model", name, *quick, "--out", str(out)]) == 0
+        printed = capsys.readouterr().out
+        assert re.search(figure, printed), printed
+        ckpt = load_checkpoint(out / "model.npz")
+        assert ckpt.extra["objective"]["name"] == {"conv_autoencoder": "reconstruction", "vae": "vae",
+                                                   "dcgan": "gan"}[name]
+        rows = [json.loads(line) for line in open(out / "metrics.jsonl")]
+        assert [r["epoch"] for r in rows if r["kind"] == "epoch"] == [1]
+    digit = save_png(tmp_path / "d.png", MNIST(train=False).data[0])
+    assert main(["predict", str(tmp_path / "conv_autoencoder" / "model.npz"), digit]) == 0
+    assert re.search(r"d\.png: reconstruction error 0\.\d{4}", capsys.readouterr().out)
+    for verb in (["evaluate"], ["predict"]):
+        args = verb + [str(tmp_path / "dcgan" / "model.npz")] + ([digit] if verb == ["predict"] else [])
+        assert main(args) == 1
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "generator" in err and "convgrad generate" in err, err
+
+
+def test_resume_refuses_settings_it_cannot_honour_and_extends_finished_runs(trained, tmp_path, capsys):
+    """#14.11: `--resume RUN --lr ...` was silently ignored; now refused. `--resume RUN --epochs N`
+    extends a finished run: with no schedule, 1 epoch extended to 2 equals a 2-epoch run."""
+    assert main(["train", "--resume", str(trained), "--lr", "0.1"]) == 1
+    err = capsys.readouterr().err
+    assert "cannot honour --lr 0.1 (the run has 0.003)" in err
+    assert main(["train", "--resume", str(trained), "--lr", "0.003", "--epochs", "2"]) == 1  # same values: finished
+    assert "has already finished" in capsys.readouterr().err
+    assert main(["train", "--resume", str(trained), "--epochs", "1"]) == 1
+    assert "--epochs must be more than 2" in capsys.readouterr().err
+    short = tmp_path / "short"
+    assert main(["train", *QUICK, "--epochs", "1", "--out", str(short)]) == 0
+    capsys.readouterr()
+    assert main(["train", "--resume", str(short), "--epochs", "2", "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "extending" in printed and "epoch 2/2" in printed
+    extended, reference = load_checkpoint(short / "model.npz"), load_checkpoint(trained / "model.npz")
+    for key, value in reference.model_state.items():
+        np.testing.assert_array_equal(extended.model_state[key], value, err_msg=key)
+    assert json.load(open(short / "config.json"))["config"]["epochs"] == 2
+    assert len(extended.extra["history"]) == 2
+
+
+def test_failed_run_directory_can_be_reused(tmp_path, capsys):
+    """#14.12: a run that failed before its first checkpoint left config.json, and its --out was
+    refused as 'already holds a run'."""
+    out = tmp_path / "r"
+    code = main(["train", *DIVERGE, "--seed", "0", "--out", str(out), "--no-progress", "--detect-anomaly"])
+    assert code == 1 and (out / "config.json").exists() and not (out / "checkpoint.npz").exists()
+    capsys.readouterr()
+    assert main(["train", *QUICK, "--max-train", "100", "--epochs", "1", "--out", str(out)]) == 0
+    assert (out / "model.npz").exists()
+
+
+def test_second_trainer_is_refused_and_stale_locks_are_replaced(tmp_path, capsys):
+    """#14.13: run.lock holds the trainer's pid; a live owner refuses a second trainer (new run or
+    --resume), a dead one is replaced with a warning; the lock goes when the run ends."""
+    out = tmp_path / "r"
+    out.mkdir()
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (out / "run.lock").write_text(json.dumps({"pid": sleeper.pid, "host": socket.gethostname(),
+                                                  "started": "now"}))
+        assert main(["train", *QUICK, "--out", str(out)]) == 1
+        assert re.search(rf"being trained by process {sleeper.pid}", capsys.readouterr().err)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert main(["train", *QUICK, "--max-train", "100", "--epochs", "1", "--out", str(out)]) == 0
+    assert f"removed a stale lock of process {sleeper.pid}" in capsys.readouterr().err
+    assert not (out / "run.lock").exists()
+
+
+def test_absurd_batch_size_and_max_train_are_said(tmp_path):
+    """#14.18: a batch larger than the data and --max-train beyond it each get one line."""
+    proc = run_cli(["train", "--batch-size", "10000000000000", "--max-train", "100000", "--max-test", "100",
+                    "--epochs", "1", "--no-progress", "--out", str(tmp_path / "r")])
+    assert proc.returncode == 0, proc.stderr
+    warnings = [line for line in proc.stderr.splitlines() if line.startswith("warning:")]
+    assert any(re.search(r"max.train.100,000 is more than the 5,000 train.* using all 5,000", w) for w in warnings), warnings
+    assert any(re.search(r"--batch-size 10,000,000,000,000 is more than the 5,000 training samples", w)
+               for w in warnings), warnings
+
+
+def test_no_progress_bar_when_stderr_is_not_a_terminal(tmp_path):
+    """#14.20: the bar flooded logs; to a pipe, train prints one line per epoch and no bar."""
+    proc = run_cli(["train", *QUICK[:-1], "--max-train", "200", "--out", str(tmp_path / "r")])
+    assert proc.returncode == 0, proc.stderr
+    assert "\r" not in proc.stderr and "it/s" not in proc.stderr and "img/s" not in proc.stderr, proc.stderr
+    epoch_lines = [line for line in proc.stdout.splitlines() if line.startswith("epoch ")]
+    assert [line.split()[1] for line in epoch_lines] == ["1/2", "2/2"]
+
+
+def test_metrics_file_rows(trained):
+    rows = [json.loads(line) for line in open(trained / "metrics.jsonl")]
+    epochs = [r for r in rows if r["kind"] == "epoch"]
+    steps = [r for r in rows if r["kind"] == "step"]
+    assert [r["epoch"] for r in epochs] == [1, 2] and epochs[-1]["step"] == 80
+    assert {"loss", "accuracy", "lr", "seconds", "images_per_second"} <= set(epochs[0])
+    assert "test_accuracy" in epochs[-1] and "test_accuracy" not in epochs[0]
+    assert [r["step"] for r in steps] == list(range(10, 81, 10)) and all({"loss", "lr", "epoch"} <= set(r) for r in steps)
+    assert load_checkpoint(trained / "model.npz").extra["test_accuracy"] == epochs[-1]["test_accuracy"]

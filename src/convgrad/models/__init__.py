@@ -13,9 +13,11 @@ from .alexnet import AlexNet, alexnet
 from .autoencoder import ConvAutoencoder, conv_autoencoder
 from .base import MODEL_REGISTRY, ZooModel, register_model
 from .dcgan import DCGAN, dcgan
+from .fcn1d import FCN1d, fcn1d
 from .googlenet import GoogLeNet, GoogLeNetOutputs, googlenet, googlenet_loss
 from .lenet import LeNet5, lenet5
 from .nin import NiN, nin
+from .resnet1d import ResNet1d, resnet1d
 from .resnet import (BasicBlock, Bottleneck, ResNet, cifar_resnet, resnet18, resnet20, resnet32, resnet34, resnet44,
                      resnet50, resnet56, resnet101, resnet152)
 from .vgg import VGG, vgg, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn
@@ -46,6 +48,7 @@ __all__ = [
     "GoogLeNet", "GoogLeNetOutputs", "googlenet", "googlenet_loss",
     "VGG", "vgg", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn",
     "ConvAutoencoder", "conv_autoencoder", "VAE", "vae", "DCGAN", "dcgan",
+    "FCN1d", "fcn1d", "ResNet1d", "resnet1d", "build_for_data",
     "ResNet", "BasicBlock", "Bottleneck", "cifar_resnet", "resnet18", "resnet34", "resnet50", "resnet101",
     "resnet152", "resnet20", "resnet32", "resnet44", "resnet56",
 ]
