@@ -400,3 +400,22 @@ def test_cli_without_mpi4py_trains_alone_and_distributed_says_what_to_install(tm
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "pip install convgrad[mpi]" in lines[0], proc.stderr
+
+
+@pytest.mark.slow
+@needs_mpi
+def test_cli_sharded_embedding_equals_the_single_process_file(tmp_path):
+    proc, _ = _run(CLI + ["train", "--max-train", "256", "--epochs", "1", "--max-test", "100", "--out",
+                          str(tmp_path / "run"), "--no-progress"], timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    model = str(tmp_path / "run" / "model.npz")
+    common = ["embed", model, "--split", "train", "--batch-size", "384"]  # 13 full batches and a short one
+    proc, _ = _run(CLI + common + ["--out", str(tmp_path / "one.npz")], timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    proc, _ = _run(CLI + common + ["--out", str(tmp_path / "two.npz")], n=2, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("wrote") == 1  # rank 0 alone reports
+    with np.load(tmp_path / "one.npz") as a, np.load(tmp_path / "two.npz") as b:
+        assert a["embeddings"].shape == (5000, 84)
+        np.testing.assert_array_equal(a["embeddings"], b["embeddings"])
+        np.testing.assert_array_equal(a["labels"], b["labels"])
