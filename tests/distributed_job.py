@@ -108,18 +108,51 @@ def syncbn_stats(out, plain=False):
         np.savez(out, **arrays)
 
 
+def bn_trajectory(out, mode, steps=20):
+    """A small conv net with batch norm, float64, Adam, ``steps`` steps on MNIST batches of 32:
+    ``mode`` "single" (one process), "sync" (SyncBatchNorm on every rank) or "plain" (per-rank BN)."""
+    import convgrad as cg
+    from convgrad import distributed as dist
+    from convgrad import nn, optim
+    from convgrad.data import MNIST, DataLoader, mnist_transforms
+    from convgrad.functional import cross_entropy
+
+    if mode != "single":
+        dist.init()
+    cg.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
+                        nn.Conv2d(8, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
+                        nn.Flatten(), nn.Linear(16 * 7 * 7, 10)).double()
+    model = net
+    loader = DataLoader(MNIST(train=True, transform=mnist_transforms(augment=True)), batch_size=32, shuffle=True,
+                        seed=0, per_sample_rng=True)
+    if mode != "single":
+        model = dist.DistributedDataParallel(dist.convert_sync_batchnorm(net) if mode == "sync" else net)
+        loader = dist.DistributedLoader(loader)
+    opt = optim.Adam(model.parameters(), lr=1e-3)
+    for step, (x, y) in zip(range(steps), loader.iter_epoch(0)):
+        opt.zero_grad()
+        cross_entropy(model(cg.from_numpy(x.numpy().astype(np.float64))), y).backward()
+        opt.step()
+    if dist.rank() == 0:
+        np.savez(out, **{k: np.asarray(v) for k, v in net.state_dict().items()})
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser()
-    ap.add_argument("job", choices=("trajectory", "syncbn", "fail", "kill", "hang"))
+    ap.add_argument("job", choices=("trajectory", "syncbn", "bn_trajectory", "fail", "kill"))
     ap.add_argument("out", nargs="?")
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--single", action="store_true")
     ap.add_argument("--dtype", default="float32")
     ap.add_argument("--batch-rng", action="store_true", help="per-batch augmentation generator (control)")
     ap.add_argument("--plain", action="store_true", help="plain per-rank batch norm (control)")
+    ap.add_argument("--mode", default="single", choices=("single", "sync", "plain"))
     args = ap.parse_args(argv)
     if args.job == "trajectory":
         lenet_trajectory(args.out, args.steps, args.single, dtype=args.dtype, batch_rng=args.batch_rng)
+    elif args.job == "bn_trajectory":
+        bn_trajectory(args.out, args.mode)
     elif args.job == "syncbn":
         syncbn_stats(args.out, args.plain)
     else:
