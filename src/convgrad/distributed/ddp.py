@@ -85,6 +85,7 @@ class _Bucket:
         self.filled = [False] * len(self.params)
         self.missing = len(self.params)
         self.request = None
+        self.done = False  # its all-reduce completed while backward was still running
 
 
 class DistributedDataParallel(Module):
@@ -103,8 +104,10 @@ class DistributedDataParallel(Module):
     ``forward`` calls the module. ``ddp.module`` is the wrapped model (save its state_dict:
     keys without the ``module.`` prefix). ``ddp.stats`` accumulates timings: ``steps``,
     ``buckets``, ``bytes`` (sent per rank and step, ring algorithm: 2 (N-1)/N of the bucket
-    sizes), ``exposed_seconds`` (the wait after backward: communication not hidden), and
-    ``backward_seconds`` (from the first gradient to the end of the wait).
+    sizes), ``exposed_seconds`` (the wait after backward: communication not hidden, and waiting for
+    slower ranks), ``backward_seconds`` (from the first gradient to the end of the wait), and
+    ``overlapped_bytes`` / ``reduced_bytes`` (the buckets whose all-reduce had completed before
+    backward ended: the overlap).
 
     Raises:
         ArgumentError: a bad ``average`` or ``bucket_cap_mb``.
@@ -138,7 +141,7 @@ class DistributedDataParallel(Module):
         self._weight = 1.0
         self._t0 = 0.0
         self.stats = {"steps": 0, "buckets": len(self._buckets), "bytes": 0, "exposed_seconds": 0.0,
-                      "backward_seconds": 0.0}
+                      "backward_seconds": 0.0, "overlapped_bytes": 0, "reduced_bytes": 0}
         if self._size > 1:
             for bucket in self._buckets:
                 for i, p in enumerate(bucket.params):
@@ -239,9 +242,10 @@ class DistributedDataParallel(Module):
         self._progress()
 
     def _progress(self):
-        requests = [b.request for b in self._buckets[:self._next] if b.request is not None]
-        if requests:
-            _comm.mpi_module().Request.Testall(requests)
+        """Let MPI move the started buckets (most MPI libraries progress only inside MPI calls)."""
+        for bucket in self._buckets[:self._next]:
+            if not bucket.done and bucket.request.Test():
+                bucket.done = True
 
     def finish_gradient_sync(self):
         """Wait for every bucket and write the averaged gradients into ``p.grad``.
@@ -254,6 +258,9 @@ class DistributedDataParallel(Module):
         if not self._running:
             return
         t_wait = time.perf_counter()
+        self._progress()
+        self.stats["overlapped_bytes"] += sum(b.nbytes for b in self._buckets if b.done)
+        self.stats["reduced_bytes"] += sum(b.nbytes for b in self._buckets)
         for bucket in self._buckets:  # parameters without a gradient this time count as complete
             bucket.missing = 0
         self._launch_ready()
