@@ -115,7 +115,7 @@ class DistributedDataParallel(Module):
     Example:
         >>> from convgrad import nn
         >>> ddp = DistributedDataParallel(nn.Linear(4, 2))   # one process: averaging is a no-op
-        >>> ddp.module.weight.shape
+        >>> tuple(ddp.module.weight.shape)
         (2, 4)
     """
 

@@ -45,7 +45,7 @@ class DistributedSampler:
 
     Example:
         >>> s = DistributedSampler(10, batch_size=4, num_replicas=2, rank=1, shuffle=False)
-        >>> [list(b) for b in s.batches(0)]
+        >>> [b.tolist() for b in s.batches(0)]
         [[2, 3], [6, 7], [9]]
     """
 

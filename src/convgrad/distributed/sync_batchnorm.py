@@ -114,7 +114,7 @@ class SyncBatchNorm(_BatchNorm):
     Example:
         >>> import numpy as np, convgrad as cg
         >>> bn = SyncBatchNorm(3)
-        >>> bn(cg.from_numpy(np.random.rand(4, 3, 5, 5).astype(np.float32))).shape
+        >>> tuple(bn(cg.from_numpy(np.random.rand(4, 3, 5, 5).astype(np.float32))).shape)
         (4, 3, 5, 5)
     """
 
