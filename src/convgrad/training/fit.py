@@ -192,9 +192,10 @@ def fit(model, train_loader, optimizer, epochs, loss_fn=None, val_loader=None, s
         raise ArgumentError("fit: give the loss through the objective, not loss_fn, when objective= is set")
     optimizers = _optimizer_map(optimizer, objective)
     ckpt = _Checkpointer(checkpoint_path, checkpoint_every, checkpoint_kwargs)
-    if checkpoint_path is not None:  # fail now, not at the first checkpoint after N steps of work
-        from ..io.checkpoint import check_saveable
-        check_saveable(checkpoint_path, model, optimizer, scheduler)
+    if checkpoint_path is not None and (distributed is None or distributed.is_main):  # rank 0 writes them
+        from ..io.checkpoint import check_saveable  # fail now, not at the first checkpoint after N steps of work
+        check_saveable(checkpoint_path, model if distributed is None else distributed.unwrap(model), optimizer,
+                       scheduler)
     pos = {"epoch": 0, "batch": 0, "step": 0, "stats": {}, "history": []}
     if resume is not None:
         base = distributed.unwrap(model) if distributed is not None else model
