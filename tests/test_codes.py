@@ -4,7 +4,6 @@ Verb tests run ``convgrad.cli.main`` in-process on the bundled MNIST sample with
 models (the verbs must write their files whatever the weights); the one test about what training
 buys (autoencoder codes retrieve better than raw pixels on held-out digits) trains a short run.
 """
-import os
 import sys
 
 import numpy as np
@@ -117,6 +116,16 @@ def test_knn_bad_arguments():
         codes.knn(np.zeros((2, 3)), x, k=1)
     with pytest.raises(cg.ArgumentError, match="metric"):
         codes.knn(x, x, k=1, metric="manhattan")
+
+
+def test_faiss_index_agrees_with_exact_search():
+    pytest.importorskip("faiss")  # optional extra: pip install convgrad[faiss]
+    rng = np.random.default_rng(11)
+    collection = rng.normal(size=(500, 8)).astype(np.float32)
+    dist, idx = codes.knn(collection[:40], collection, k=5, index="faiss", exclude_self=True)
+    ref_d, ref_i = codes.knn(collection[:40], collection, k=5, exclude_self=True)
+    np.testing.assert_array_equal(idx, ref_i)
+    np.testing.assert_allclose(dist, ref_d, rtol=1e-4, atol=1e-4)
 
 
 def test_faiss_missing_names_the_extra(monkeypatch):
@@ -320,9 +329,14 @@ def test_similar_prints_and_draws(ae_checkpoint, digit_pngs, tmp_path, capsys):
     assert all(train.targets[int(r[1])] == int(r[2]) for r in rows)
     with Image.open(out) as img:
         assert img.size == grid_size(6, 6)
+    embedded = tmp_path / "codes.npz"  # embed once, search again with the stored codes: same answer
+    run(["embed", ae_checkpoint, "--split", "train", "--out", str(embedded)], capsys)
+    code, again, _ = run(["similar", ae_checkpoint, digit_pngs[0], "--split", "train", "--k", "5",
+                          "--codes", str(embedded)], capsys)
+    assert code == 0 and again.splitlines()[:6] == text.splitlines()[:6]
 
 
-def test_similar_bad_inputs(ae_checkpoint, digit_pngs, tmp_path, capsys):
+def test_similar_bad_inputs(ae_checkpoint, digit_pngs, tmp_path, capsys, monkeypatch):
     not_an_image = tmp_path / "notes.png"
     not_an_image.write_text("hello")
     code, _, err = run(["similar", ae_checkpoint, str(not_an_image)], capsys)
@@ -333,17 +347,10 @@ def test_similar_bad_inputs(ae_checkpoint, digit_pngs, tmp_path, capsys):
     assert_one_line_failure(code, err, "no digit")
     code, _, err = run(["similar", ae_checkpoint, digit_pngs[0], "--k", "0"], capsys)
     assert_one_line_failure(code, err, "--k")
-    if _no_faiss():
+    with monkeypatch.context() as m:
+        m.setitem(sys.modules, "faiss", None)  # as if the extra were not installed
         code, _, err = run(["similar", ae_checkpoint, digit_pngs[0], "--index", "faiss"], capsys)
-        assert_one_line_failure(code, err, "pip install convgrad[faiss]")
-
-
-def _no_faiss():
-    try:
-        import faiss  # noqa: F401
-    except ImportError:
-        return True
-    return False
+    assert_one_line_failure(code, err, "pip install convgrad[faiss]")
 
 
 @pytest.mark.slow

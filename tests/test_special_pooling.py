@@ -98,7 +98,9 @@ def test_fractional_finite_differences_and_seeding():
      ["fractional_max_pool2d", "(5, 5)", "(3, 3)", "(1, 1, 6, 6)"]),
     (lambda: F.fractional_max_pool2d(cg.randn(1, 1, 6, 6), 2), ArgumentError, ["fractional_max_pool2d", "output_size"]),
     (lambda: F.fractional_max_pool2d(cg.randn(2, 3, 6, 6), 2, 3, _random_samples=np.zeros((2, 3, 3))), ShapeError,
-     ["fractional_max_pool2d", "(2, 3, 2)", "(2, 3, 3)"]),
+     ["fractional_max_pool2d", "(B, 3, 2)", "B >= 2", "(2, 3, 3)"]),
+    (lambda: F.fractional_max_pool2d(cg.randn(2, 3, 6, 6), 2, 3, _random_samples=np.zeros((1, 3, 2))), ShapeError,
+     ["fractional_max_pool2d", "B >= 2", "(1, 3, 2)"]),
     (lambda: nn.FractionalMaxPool2d(2, output_ratio=1.5), ArgumentError, ["FractionalMaxPool2d", "(0, 1)"]),
     (lambda: nn.FractionalMaxPool2d(2), ArgumentError, ["FractionalMaxPool2d", "output_size"]),
 ])

@@ -10,7 +10,8 @@ from . import backend
 from .errors import (ArgumentError, ConvgradError, DTypeError, FileFormatError, ResourceLimitError,
                      ShapeError)
 from .backend import Generator, get_default_dtype, get_rng_state, manual_seed, set_default_dtype, set_rng_state
-from .devices import accelerator, backends, cuda, device
+from .devices import accelerator, cuda, device, xpu
+from . import backends
 from .tensor import (AnomalyError, Function, Size, Tensor, detect_anomaly, enable_grad, is_grad_enabled,
                      no_grad, set_grad_enabled)
 from .creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, linspace, ones,
@@ -23,14 +24,19 @@ from . import filters, image
 from . import optim
 from .inspect.summary import explain, summary
 from . import onnx
-from . import data, io, models, training, utils, vision
+from . import autograd, data, io, models, training, utils, vision
 from .io import load, save
 from .functional import (abs, amax, amin, argmax, argmin, argsort, bmm, cat, chunk, clamp, clip, concatenate,
                          cos, cumsum, exp, expm1, flatten, flip, gather, log, log1p, logsumexp, masked_fill,
                          matmul, maximum, mean, minimum, mm, nonzero, norm, permute, reshape, scatter,
                          scatter_add, sigmoid, sin, softmax, sort, split, sqrt, squeeze, stack, std, sum, tanh,
                          topk, transpose, unsqueeze, var, where)
-from .functional import max, min  # noqa: A004  (PyTorch's names)
+from .functional.comparison import max, min  # noqa: A004  (PyTorch's names; max(a, b) is maximum)
+from .functional.comparison import all, any  # noqa: A004
+from .functional.comparison import (allclose, count_nonzero, eq, equal, ge, greater, greater_equal, gt, isfinite, isinf, isnan, le,
+                                    less, less_equal, logical_and, logical_not, logical_or, logical_xor, lt, ne,
+                                    not_equal)
+from .functional import add, div, mul, neg, pow, sub  # noqa: A004
 
 # dtypes under PyTorch's names (NumPy dtypes underneath: convgrad.float32 == np.float32)
 float32 = backend.float32

@@ -97,11 +97,13 @@ def rand_like(t, dtype=None, requires_grad=False, device=None, pin_memory=False)
 
 
 def empty_like(t, dtype=None, requires_grad=False, device=None, pin_memory=False):
+    """An uninitialised tensor of ``t``'s shape (and dtype unless ``dtype`` is given)."""
     check_device(device)
     return Tensor(np.empty(t.shape, t.dtype if dtype is None else dtype), requires_grad=requires_grad)
 
 
 def full_like(t, fill_value, dtype=None, requires_grad=False, device=None, pin_memory=False):
+    """A tensor of ``t``'s shape (and dtype unless ``dtype`` is given) filled with ``fill_value``."""
     check_device(device)
     return Tensor(np.full(t.shape, fill_value, t.dtype if dtype is None else dtype), requires_grad=requires_grad)
 
@@ -119,6 +121,7 @@ def randint(low, high=None, size=(), dtype=np.int64, device=None, pin_memory=Fal
 
 
 def randperm(n, dtype=np.int64, device=None, pin_memory=False, generator=None, requires_grad=False):
+    """A random permutation of ``0 .. n-1`` (int64), from convgrad's generator or ``generator``."""
     check_device(device)
     return Tensor(backend.rng_of(generator).permutation(n).astype(dtype))
 

@@ -570,7 +570,11 @@ class Tensor:
 
     def __setitem__(self, index, value):
         self._check_inplace("__setitem__")
-        index = index._data if isinstance(index, Tensor) else index
+        if isinstance(index, tuple):
+            index = tuple(i._data if isinstance(i, Tensor) else np.arange(i.start, i.stop, i.step)
+                          if isinstance(i, range) else i for i in index)
+        elif isinstance(index, Tensor):
+            index = index._data
         self._data[index] = value._data if isinstance(value, Tensor) else value
         self._version[0] += 1
 
@@ -612,7 +616,7 @@ class Tensor:
         return self
 
     def cuda(self, device=None, non_blocking=False, memory_format=None):
-        device_mod.device("cuda" if device is None else device)  # raises: convgrad runs on the CPU
+        device_mod.check_device("cuda" if device is None else device, "Tensor.cuda")  # raises: CPU only
         return self  # pragma: no cover
 
     def pin_memory(self, device=None):

@@ -1,10 +1,11 @@
 """``convgrad embed | similar | cluster | generate | stylize``: codes without labels, and new images.
 
 Thin: each verb parses, calls ``convgrad.codes`` and prints. The collection is the bundled MNIST
-test split unless ``--data DIR`` (MNIST IDX files) is given; images are normalised with the
-checkpoint's own preprocessing.
+test split unless ``--data DIR`` is given (any data ``convgrad.data.open_data`` reads); images are
+normalised with the checkpoint's own preprocessing.
 """
 import os
+import sys
 import tempfile
 
 from ..errors import ArgumentError
@@ -22,10 +23,17 @@ def _k(text):
 
 def _collection_args(parser):
     parser.add_argument("checkpoint", metavar="CHECKPOINT")
-    parser.add_argument("--data", metavar="DIR", help="MNIST IDX directory (default: the bundled sample)")
+    parser.add_argument("--data", metavar="DIR",
+                        help="the collection: any data open_data reads (default: the bundled MNIST sample)")
     parser.add_argument("--split", choices=("test", "train"), default="test",
                         help="which split to encode (default: test, in its order)")
     parser.add_argument("--batch-size", type=int, default=256, help="images per forward pass (default: 256)")
+
+
+def _codes_arg(parser):
+    parser.add_argument("--codes", metavar="CODES.npz",
+                        help="codes written by `convgrad embed` for this checkpoint and collection (else they are "
+                        "computed now)")
 
 
 def register(sub):
@@ -48,6 +56,7 @@ def register(sub):
     similar.add_argument("--out", metavar="GRID.png", help="write the query and its neighbours as a grid")
     similar.add_argument("--index", choices=("exact", "faiss"), default="exact",
                          help="exact NumPy search (default) or faiss (pip install convgrad[faiss])")
+    _codes_arg(similar)
     similar.set_defaults(handler=run_similar)
 
     cluster = sub.add_parser("cluster", help="k-means on the codes: purity, NMI, a 2-D map, ambiguous images",
@@ -61,6 +70,7 @@ def register(sub):
     cluster.add_argument("--ambiguous", type=_k, metavar="N", help="list and draw the N most ambiguous images")
     cluster.add_argument("--ambiguous-out", metavar="GRID.png",
                          help="grid of the ambiguous images (default: MAP_ambiguous.png beside --out)")
+    _codes_arg(cluster)
     cluster.set_defaults(handler=run_cluster)
 
     generate = sub.add_parser("generate", help="draw new images with a VAE or GAN checkpoint",
@@ -162,9 +172,18 @@ def run_embed(args):
     return 0
 
 
-def _temporary_codes(args):
+def _collection_codes(args):
+    """The model, its preprocessing, the collection and its codes (from --codes, or computed now)."""
     from ..codes import load_embeddings
+    from ..codes.collection import open_for_model
 
+    if args.codes:
+        loaded, dataset = open_for_model(args.checkpoint, args.data, args.split)
+        embeddings, labels = load_embeddings(args.codes)
+        if len(embeddings) != len(dataset):
+            raise ArgumentError(f"--codes {args.codes} holds {len(embeddings)} codes, the collection has "
+                                f"{len(dataset)} images (embed the same --data and --split)")
+        return loaded.model, loaded.preprocessing, dataset, embeddings, labels
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "codes.npz")
         loaded, dataset = _embed_to(args, path)
@@ -183,7 +202,7 @@ def run_similar(args):
     if args.index == "faiss":
         require_faiss()
     query = load_query(args.image, load_model(args.checkpoint).preprocessing)  # a bad image fails early
-    model, pre, dataset, embeddings, labels = _temporary_codes(args)
+    model, pre, dataset, embeddings, labels = _collection_codes(args)
     if args.k > len(embeddings):
         raise ArgumentError(f"--k {args.k} is more than the {len(embeddings)} images of the collection")
     dist, idx = knn(encode_batch(model, query), embeddings, k=args.k, index=args.index)
@@ -205,7 +224,7 @@ def run_cluster(args):
     _positive(args.k, "--k")
     if args.ambiguous is not None:
         _positive(args.ambiguous, "--ambiguous")
-    model, pre, dataset, embeddings, labels = _temporary_codes(args)
+    model, pre, dataset, embeddings, labels = _collection_codes(args)
     clusters = kmeans(embeddings, k=args.k)
     print(f"k-means, k={args.k}, on {len(embeddings)} codes of dimension {embeddings.shape[1]}: "
           f"purity {purity(labels, clusters):.4f}  NMI {nmi(labels, clusters):.4f}")
@@ -305,6 +324,9 @@ def run_stylize(args):
         _positive(value, flag)
     model = _style_model(args)
     features = feature_stack(model)
+    if not os.path.isfile(args.model) and not args.weights:
+        print(f"note: {args.model} has random weights (no --weights given): expect a texture mix, not a "
+              "painting", file=sys.stderr)
     channels = next(m for m in features if isinstance(m, nn.Conv2d)).in_channels
     content = load_image(args.content, channels, args.size)
     style = load_image(args.style, channels, args.size)

@@ -197,7 +197,8 @@ def _run_train(args):
 
 def _figures_line(result):
     split = result["test_name"]
-    where = f"on {result['test_images']} {split} {'images' if split == 'test' else 'samples'}"
+    unit = "images" if len(result.get("input_shape") or (1, 1, 1)) == 3 else "samples"
+    where = f"on {result['test_images']} {split} {unit}"
     if "test_accuracy" in result:
         return f"{split} accuracy: {result['test_accuracy']:.4f} {where}"
     figures = [(k[len("test_"):], v) for k, v in result.items() if k.startswith("test_") and isinstance(v, float)]

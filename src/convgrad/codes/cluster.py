@@ -85,7 +85,8 @@ def map_2d(codes, method="pca", seed=0):
     from sklearn.manifold import TSNE
 
     perplexity = float(min(30, max(2, (len(codes) - 1) // 3)))
-    return TSNE(n_components=2, init="pca", perplexity=perplexity, random_state=seed).fit_transform(codes).astype(np.float32)
+    tsne = TSNE(n_components=2, init="pca", perplexity=perplexity, random_state=seed)
+    return tsne.fit_transform(codes).astype(np.float32)
 
 
 def draw_map(points, labels, path, class_names=None, title=None):

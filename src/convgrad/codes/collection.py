@@ -17,7 +17,7 @@ from ..data import load_digit, load_input, open_data
 from ..data.transforms import Compose, Normalize, ToTensor
 from ..errors import ArgumentError
 from ..io.checkpoint import load_checkpoint
-from .embed import EmbeddingError, check_fits
+from .embed import check_fits
 
 SPLITS = ("test", "train")
 

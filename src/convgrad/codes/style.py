@@ -133,7 +133,7 @@ def stylize(model, content, style, steps=200, style_weight=1e4, content_weight=1
             loss.backward()
             opt.step()
             with no_grad():
-                np.clip(image.numpy(), 0.0, 1.0, out=image.numpy())
+                image.clamp_(0.0, 1.0)
             record = {"loss": float(loss.item()), "content": float(c_loss.item()), "style": float(s_loss.item())}
             history.append(record)
             if callback is not None:
@@ -141,7 +141,7 @@ def stylize(model, content, style, steps=200, style_weight=1e4, content_weight=1
     finally:
         for p in features.parameters():
             p.requires_grad = True
-    return np.asarray(image.numpy()[0], np.float32).copy(), history
+    return np.array(image.detach().numpy()[0], np.float32), history
 
 
 def load_image(path, channels=3, size=None):

@@ -53,7 +53,8 @@ _erf_scalar = np.frompyfunc(math.erf, 1, 1)
 
 def _erf(x):
     """The error function elementwise, via the C library's erf (NumPy has none)."""
-    return _erf_scalar(x.astype(np.float64, copy=False)).astype(x.dtype)
+    # np.asarray: on a 0-d input the ufunc returns a bare Python float
+    return np.asarray(_erf_scalar(x.astype(np.float64, copy=False)), dtype=x.dtype)
 
 
 # ----------------------------------------------------------------------------------------------

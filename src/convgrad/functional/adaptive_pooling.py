@@ -11,7 +11,7 @@ import numpy as np
 
 from ..kernels import windows as W
 from ..tensor import Function, Tensor
-from ._util import ArgumentError, DTypeError
+from ._util import ArgumentError, DTypeError, empty_result
 from .pooling import check_input
 
 
@@ -166,8 +166,8 @@ def _adaptive(nd, op, input, output_size, take_max, return_indices=False):
     out = _output_size(op, output_size, input.shape[-nd:])
     if not take_max and input.dtype.kind != "f":
         raise DTypeError(f"{op}: expected a floating point input, got dtype {input.dtype}")
-    if 0 in out:  # nothing to pool: an empty result, still connected to the graph
-        empty = input.reshape(-1)[:0].reshape(tuple(input.shape[:-nd]) + out)
+    if 0 in out or input.numel() == 0:  # nothing to pool: an empty result, still connected to the graph
+        empty = empty_result(tuple(input.shape[:-nd]) + out, input)
         if return_indices:
             return empty, Tensor(np.zeros(empty.shape, np.int64))
         return empty

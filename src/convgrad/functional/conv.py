@@ -21,7 +21,7 @@ from ..kernels.conv_algo import WORKSPACE, conv_forward, conv_input_grad, conv_o
 from ..kernels.im2col import pad_channels_last, to_channels_first, to_channels_last
 from ..kernels.windows import match_layout, memory_order
 from ..tensor import Function, Tensor, no_grad
-from ._util import ArgumentError, ShapeError, ntuple, shape_str
+from ._util import ArgumentError, ShapeError, empty_result, ntuple, shape_str
 
 _SPATIAL = {1: "L", 2: "H, W", 3: "D, H, W"}
 
@@ -244,7 +244,9 @@ def _convnd(input, weight, bias, stride, padding, dilation, groups, d, epilogue=
     else:
         fn = ConvNd
     options = dict(stride=stride, pad_lo=pad_lo, pad_hi=pad_hi, dilation=dilation, groups=int(groups))
-    if epilogue is None:
+    if input.shape[0] == 0:  # an empty batch: an empty result, as in PyTorch
+        out = empty_result(ConvNd.output_shape(input.shape, weight.shape, **options), input, weight, bias)
+    elif epilogue is None:
         out = fn.apply(input, weight, bias, **options)
     else:
         out = _conv_inference(fn, input, weight, bias, epilogue, options)
@@ -339,7 +341,10 @@ def _conv_transposend(input, weight, bias, stride, padding, output_padding, grou
     if any(s < 1 for s in out_shape[2:]):
         raise ShapeError(f"{op}: the output would have shape {shape_str(out_shape)} for input "
                          f"{shape_str(input.shape)}; reduce padding")
-    out = ConvTransposeNd.apply(input, weight, bias, **options)
+    if input.shape[0] == 0:  # an empty batch: an empty result, as in PyTorch
+        out = empty_result(out_shape, input, weight, bias)
+    else:
+        out = ConvTransposeNd.apply(input, weight, bias, **options)
     return out.squeeze(0) if unbatched else out
 
 

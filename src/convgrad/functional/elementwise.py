@@ -205,6 +205,10 @@ class Log1p(Function):
         return np.log1p(a)
 
     @staticmethod
+    def output_shape(shape):
+        return tuple(shape)
+
+    @staticmethod
     def backward(ctx, grad):
         return grad / (1 + ctx.a)
 
@@ -219,15 +223,21 @@ class Expm1(Function):
         return out
 
     @staticmethod
+    def output_shape(shape):
+        return tuple(shape)
+
+    @staticmethod
     def backward(ctx, grad):
         return grad * (ctx.out + 1)
 
 
 def log1p(input):
+    """``log(1 + input)``, accurate near 0 (``torch.log1p``)."""
     return Log1p.apply(input)
 
 
 def expm1(input):
+    """``exp(input) - 1``, accurate near 0 (``torch.expm1``)."""
     return Expm1.apply(input)
 
 

@@ -14,19 +14,22 @@ PyTorch's autograd rules hold:
 - On a tensor in the graph the change is recorded: ``y.mul_(2)`` makes ``y.grad_fn`` a
   ``MulBackward0`` whose input is ``y``'s previous value.
 
-Changes made through ``.data`` (or under ``no_grad``) are not recorded, as in PyTorch. In-place
-changes through views (``x[0].add_(1)``) change the storage but are not recorded in ``x``'s graph.
+Changes made through ``.data`` (or under ``no_grad``) are not recorded, as in PyTorch. An
+in-place change of a view that is part of the graph (``y[0].add_(1)`` with ``y`` requiring grad)
+raises, since convgrad cannot record it in ``y``'s history; outside the graph, changes through
+views reach the storage but do not raise the base tensor's version counter.
 """
 import numbers
 
 import numpy as np
 
 from .. import backend
+from ..kernels.broadcast import sum_to_shape
 from ..tensor import Function, Tensor, is_grad_enabled, no_grad
 from . import arithmetic as ar, elementwise as el
 from ..errors import ArgumentTypeError
 from ._util import scalar_or_tensor
-from .indexing import masked_fill
+from .indexing import masked_fill, scatter, scatter_add
 
 
 class Overwrite(Function):
@@ -38,8 +41,31 @@ class Overwrite(Function):
         return np.array(np.broadcast_to(values, a.shape), dtype=a.dtype)
 
     @staticmethod
+    def output_shape(shape, *args):
+        return tuple(shape)
+
+    @staticmethod
     def backward(ctx, grad):
         return np.zeros(ctx.shape, ctx.dtype), None
+
+
+class Copy(Function):
+    """``a`` replaced by ``src`` broadcast to its shape (copy_): the gradient goes to ``src``."""
+
+    @staticmethod
+    def forward(ctx, a, src):
+        ctx.shape, ctx.dtype, ctx.src_shape = a.shape, a.dtype, np.shape(src)
+        return np.array(np.broadcast_to(src, a.shape), dtype=a.dtype)
+
+    @staticmethod
+    def output_shape(shape, *args):
+        return tuple(shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        na, ns = ctx.needs_input_grad
+        return (np.zeros(ctx.shape, ctx.dtype) if na else None,
+                sum_to_shape(grad, ctx.src_shape) if ns else None)
 
 
 def _needs_graph(self, others):
@@ -61,6 +87,11 @@ def apply_inplace(self, name, compute, *others):
         with no_grad():
             result = compute(self)
         return self._rebase(result)
+    if self._node is not None and self._data.base is not None and any(
+            t is not None and np.may_share_memory(t._data, self._data) for t in self._node.inputs):
+        raise RuntimeError(f"{name}: this tensor is a view ({self._node.name()}) of another tensor in the graph; "
+                           f"convgrad does not record in-place changes through views: use an out-of-place op "
+                           f"(y = y + 1) or clone() the view first")
     stand_in = Tensor._wrap(self._data.copy(), self._requires_grad)
     stand_in._node = self._node
     return self._rebase(compute(stand_in))
@@ -96,8 +127,33 @@ def masked_fill_(self, mask, value):
     return apply_inplace(self, "masked_fill_", lambda t: masked_fill(t, mask, value), value)
 
 
+def scatter_(self, dim, index, src=None, value=None, reduce=None):
+    """In-place :func:`~convgrad.functional.indexing.scatter` (the one-hot idiom
+    ``zeros(10).scatter_(0, tensor(y), value=1)``)."""
+    src_t = src if isinstance(src, Tensor) else None
+    return apply_inplace(self, "scatter_", lambda t: scatter(t, dim, index, src, value, reduce), src_t)
+
+
+def scatter_add_(self, dim, index, src):
+    """In-place :func:`~convgrad.functional.indexing.scatter_add`."""
+    return apply_inplace(self, "scatter_add_", lambda t: scatter_add(t, dim, index, src), src)
+
+
 def _overwrite(self, name, values):
     return apply_inplace(self, name, lambda t: Overwrite.apply(t, values))
+
+
+def copy_(self, src, non_blocking=False):
+    """Copy ``src`` (broadcast, cast to this tensor's dtype) into this tensor; recorded in the graph
+    when ``src`` requires grad, as in PyTorch."""
+    if not isinstance(src, Tensor):
+        src = Tensor(np.asarray(src))
+    self._check_inplace("copy_")
+    if not _needs_graph(self, (src,)):
+        np.copyto(self._data, np.broadcast_to(src._data, self._data.shape), casting="unsafe")
+        self._version[0] += 1
+        return self
+    return apply_inplace(self, "copy_", lambda t: Copy.apply(t, src), src)
 
 
 def fill_(self, value):
@@ -134,7 +190,8 @@ def _augmented(method):
 
 _METHODS = {
     "add_": add_, "sub_": sub_, "mul_": mul_, "div_": div_, "clamp_": clamp_, "clip_": clamp_,
-    "fill_": fill_, "zero_": zero_, "normal_": normal_, "uniform_": uniform_, "masked_fill_": masked_fill_,
+    "copy_": copy_, "fill_": fill_, "zero_": zero_, "normal_": normal_, "uniform_": uniform_, "masked_fill_": masked_fill_,
+    "scatter_": scatter_, "scatter_add_": scatter_add_,
     "__iadd__": _augmented(add_), "__isub__": _augmented(sub_), "__imul__": _augmented(mul_),
     "__itruediv__": _augmented(div_),
 }

@@ -85,9 +85,8 @@ def _row_grad(grad, reduction, denom, m):
         return grad.reshape(m)
     if reduction == "sum":
         return np.broadcast_to(grad, (m,))
-    if denom == 0:  # every target ignored: the loss is NaN, as in PyTorch
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.broadcast_to(grad / denom, (m,))
+    if denom == 0:  # every target ignored: the loss is NaN but, as in PyTorch, the gradient is 0
+        return np.zeros(m, grad.dtype)
     return np.broadcast_to(grad / denom, (m,))
 
 
@@ -472,7 +471,10 @@ class BinaryCrossEntropyWithLogits(_PointwiseLoss):
 
 class KLDiv(_PointwiseLoss):
     """Pointwise t (log t - x) (``input`` holds log-probabilities), or e^t (t - x) with log_target.
-    Where t = 0 the term is 0 (t log t -> 0)."""
+
+    ``t log t`` is PyTorch's ``xlogy(t, t)``: 0 where t = 0, NaN where t < 0 (a negative
+    probability has no logarithm), so negative targets give NaN as in PyTorch. Its derivative
+    ``log t + 1`` is NaN at t = 0 too (PyTorch's xlogy rule: 0 / 0)."""
 
     @staticmethod
     def elementwise(ctx, x, t, log_target=False):
@@ -482,7 +484,7 @@ class KLDiv(_PointwiseLoss):
             ctx.et = et
             return et * (t - x)
         with np.errstate(divide="ignore", invalid="ignore"):
-            t_log_t = np.where(t > 0, t * np.log(np.where(t > 0, t, 1)), 0)
+            t_log_t = np.where(t == 0, 0, t * np.log(np.where(t > 0, t, np.nan)))
         return t_log_t - t * x
 
     @staticmethod
@@ -490,9 +492,9 @@ class KLDiv(_PointwiseLoss):
         if ctx.log_target:
             return -ctx.et, (ctx.et * (t - x + 1) if nt else None)
         dt = None
-        if nt:  # d/dt [t log t] = log t + 1 (-> -inf as t -> 0+)
-            with np.errstate(divide="ignore"):
-                dt = np.log(t) + 1 - x
+        if nt:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                dt = np.where(t == 0, np.nan, np.log(t) + 1) - x
         return -np.broadcast_to(t, np.broadcast_shapes(x.shape, t.shape)), dt
 
 
@@ -593,6 +595,10 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
         bad = x[~((x >= 0) & (x <= 1))].reshape(-1)[0]
         raise ArgumentError(f"{op}: all elements of input should be between 0 and 1 (probabilities), got "
                             f"{float(bad)}; use binary_cross_entropy_with_logits on raw scores")
+    t = target._data
+    if t.size and not (np.all(t >= 0) and np.all(t <= 1)):  # PyTorch's rule for the target too
+        bad = t[~((t >= 0) & (t <= 1))].reshape(-1)[0]
+        raise ArgumentError(f"{op}: all elements of target should be between 0 and 1, got {float(bad)}")
     return BinaryCrossEntropy.apply(input, target, reduction=reduction,
                                     weight=_elementwise_weight(op, weight, input))
 

@@ -23,7 +23,7 @@ import numpy as np
 from ..kernels import batch_norm as bn_kernels
 from ..kernels.parallel import elementwise
 from ..tensor import Function, Tensor
-from ._util import ArgumentError, ShapeError, shape_str
+from ._util import ArgumentError, ShapeError, empty_result, shape_str
 
 
 # ----------------------------------------------------------------------------------------------
@@ -205,6 +205,11 @@ def _check_channel_vector(op, name, t, channels):
                          f"got {shape_str(t.shape)}")
 
 
+def values_per_channel(shape):
+    """N * (product of the spatial sizes): how many values batch statistics average per channel."""
+    return int(shape[0] * np.prod(shape[2:], dtype=np.int64))
+
+
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
                eps=1e-5):
     """Batch normalisation (Ioffe & Szegedy 2015) over every axis but the channel axis 1.
@@ -238,13 +243,15 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                     ("bias", bias)):
         _check_channel_vector("batch_norm", name, t, channels)
     if training:
-        if input.numel() // max(channels, 1) <= 1:
+        if values_per_channel(input.shape) == 1:  # PyTorch's rule: an empty batch is fine
             raise ShapeError(f"batch_norm: expected more than 1 value per channel when training, "
                              f"got input of shape {shape_str(input.shape)}")
     elif running_mean is None or running_var is None:
         raise ArgumentError("batch_norm: running_mean and running_var must be given when training=False")
     if momentum is None or not isinstance(momentum, numbers.Real):
         raise ArgumentError(f"batch_norm: momentum must be a number, got {momentum!r}")
+    if input.numel() == 0:  # no values: an empty result, the running statistics unchanged
+        return empty_result(input.shape, input, weight, bias)
     return BatchNorm.apply(input, weight, bias, training=bool(training), momentum=float(momentum),
                            eps=float(eps), running_mean=_array_or_none(running_mean),
                            running_var=_array_or_none(running_var))
@@ -314,6 +321,76 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     return LayerNorm.apply(input, weight, bias, normalized_size=int(np.prod(normalized_shape)), eps=float(eps))
 
 
+class RMSNorm(Function):
+    """y = x / rms(x) * weight with rms(x) = sqrt(mean(x^2) + eps) over the trailing axes.
+
+    Backward, with r = 1 / rms and x^ = x r (per row of the normalised axes, D values):
+        dx = r (g^ - x^ mean(g^ x^)),  g^ = g * weight;   dweight = sum over rows of g x^
+    """
+
+    @staticmethod
+    def output_shape(x_shape, *args, **kwargs):
+        return tuple(x_shape)
+
+    @staticmethod
+    def forward(ctx, x, weight, normalized_size=1, eps=1e-6):
+        xv = np.ascontiguousarray(x).reshape(-1, normalized_size)
+        r = (1 / np.sqrt(np.square(xv).mean(axis=1, keepdims=True) + eps)).astype(x.dtype, copy=False)
+        x_hat = xv * r
+        out = x_hat if weight is None else x_hat * weight.reshape(-1).astype(x.dtype, copy=False)
+        if any(ctx.needs_input_grad):
+            ctx.x_hat, ctx.r, ctx.weight, ctx.shape = x_hat, r, weight, x.shape
+        return out.reshape(x.shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x_hat, r = ctx.x_hat, ctx.r
+        gv = np.reshape(grad, x_hat.shape)
+        need_x, need_w = ctx.needs_input_grad
+        gx = gw = None
+        if need_x:
+            g_hat = gv if ctx.weight is None else gv * ctx.weight.reshape(-1).astype(grad.dtype, copy=False)
+            gx = (r * (g_hat - x_hat * (g_hat * x_hat).mean(axis=1, keepdims=True))).reshape(ctx.shape)
+        if need_w:
+            gw = (gv * x_hat).sum(axis=0).reshape(ctx.weight.shape)
+        return gx, gw
+
+
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    """Root-mean-square normalisation (Zhang & Sennrich 2019) over the trailing
+    ``normalized_shape`` axes: ``x / sqrt(mean(x^2) + eps) * weight`` (no centring, no bias).
+
+    Args:
+        input: (*, *normalized_shape).
+        normalized_shape: int or tuple, the trailing shape normalised over.
+        weight: optional scale of shape ``normalized_shape``.
+        eps: added to the mean square; None (the default) is the machine epsilon of the
+            input's dtype (``np.finfo(dtype).eps``), as in PyTorch.
+
+    Returns:
+        A tensor of the input's shape.
+
+    Raises:
+        ShapeError: the input does not end in ``normalized_shape``, or a mis-shaped weight.
+
+    Example:
+        >>> y = convgrad.nn.functional.rms_norm(convgrad.randn(4, 10), (10,))
+    """
+    normalized_shape = (int(normalized_shape),) if isinstance(normalized_shape, (int, np.integer)) \
+        else tuple(int(s) for s in normalized_shape)
+    k = len(normalized_shape)
+    if k == 0 or input.ndim < k or tuple(input.shape[input.ndim - k:]) != normalized_shape:
+        raise ShapeError(f"rms_norm: expected input of shape (*, {', '.join(map(str, normalized_shape))}) "
+                         f"ending in normalized_shape {normalized_shape}, got {shape_str(input.shape)}")
+    if weight is not None and tuple(weight.shape) != normalized_shape:
+        raise ShapeError(f"rms_norm: expected weight of shape {shape_str(normalized_shape)}, got "
+                         f"{shape_str(weight.shape)}")
+    eps = float(np.finfo(input.dtype).eps) if eps is None else float(eps)
+    if input.numel() == 0:
+        return empty_result(input.shape, input, weight)
+    return RMSNorm.apply(input, weight, normalized_size=int(np.prod(normalized_shape)), eps=eps)
+
+
 # ----------------------------------------------------------------------------------------------
 # Group (and instance) normalisation
 # ----------------------------------------------------------------------------------------------
@@ -372,6 +449,8 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
                             f"to be divisible by num_groups={num_groups}")
     for name, t in (("weight", weight), ("bias", bias)):
         _check_channel_vector("group_norm", name, t, channels)
+    if input.numel() == 0:
+        return empty_result(input.shape, input, weight, bias)
     return GroupNorm.apply(input, weight, bias, num_groups=num_groups, eps=float(eps))
 
 
@@ -392,6 +471,8 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
         return batch_norm(input, running_mean, running_var, weight, bias, False, momentum, eps)
     for name, t in (("running_mean", running_mean), ("running_var", running_var)):
         _check_channel_vector("instance_norm", name, t, channels)
+    if input.numel() == 0:
+        return empty_result(input.shape, input, weight, bias)
     if running_mean is not None or running_var is not None:
         x = input._data.reshape(input.shape[0], channels, -1)
         count = x.shape[2]

@@ -19,7 +19,7 @@ import numpy as np
 from .. import backend
 from ..kernels import windows as W
 from ..tensor import Function, Tensor
-from ._util import ArgumentError, DTypeError, ShapeError, ntuple, shape_str
+from ._util import ArgumentError, DTypeError, ShapeError, empty_result, ntuple, shape_str
 from .adaptive_pooling import adaptive_avg_pool2d, adaptive_max_pool2d, scatter_add_to_planes
 from .pooling import check_input, pool_output_shape, window_args
 
@@ -113,9 +113,14 @@ def _fractional(nd, op, input, kernel_size, output_size, output_ratio, return_in
         samples = backend.get_rng().random(expected).astype(input.dtype)
     else:
         samples = _random_samples._data if isinstance(_random_samples, Tensor) else np.asarray(_random_samples)
-        if samples.shape != expected:
-            raise ShapeError(f"{op}: expected _random_samples of shape {shape_str(expected)}, "
-                             f"got {shape_str(samples.shape)}")
+        # PyTorch's rule: (at least N, C, nd); rows past the batch are ignored
+        if samples.ndim != 3 or samples.shape[0] < batch or samples.shape[1:] != expected[1:]:
+            raise ShapeError(f"{op}: expected _random_samples of shape (B, {expected[1]}, {nd}) with "
+                             f"B >= {batch} for input {shape_str(input.shape)}, got {shape_str(samples.shape)}")
+        samples = samples[:batch]
+    if input.numel() == 0:  # an empty batch: an empty result, as in PyTorch
+        empty = empty_result(tuple(input.shape[:-nd]) + out, input)
+        return (empty, Tensor(np.zeros(empty.shape, np.int64))) if return_indices else empty
     return FractionalMaxPoolNd.apply(input, samples, kernel=kernel, out=out, return_indices=bool(return_indices))
 
 

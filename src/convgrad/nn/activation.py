@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import backend
 from .. import functional as F
-from ..functional._util import ArgumentError
+from ..functional._util import ArgumentError, ShapeError, shape_str
 from .module import Module
 from .parameter import Parameter
 
@@ -219,6 +219,25 @@ class Softmax(_SoftmaxLike):
 class LogSoftmax(_SoftmaxLike):
     """log(softmax(x)) along ``dim``, computed with log-sum-exp."""
     _fn = staticmethod(F.log_softmax)
+
+
+class Softmax2d(Module):
+    """Softmax over the channels at every spatial position: ``softmax(x, dim=-3)``.
+
+    Shape: input (N, C, H, W) or (C, H, W); output the same.
+
+    Raises:
+        ShapeError: an input that is not 3-D or 4-D.
+
+    Example:
+        >>> probs = convgrad.nn.Softmax2d()(convgrad.randn(2, 5, 8, 8))   # sums to 1 over dim 1
+    """
+
+    def forward(self, input):
+        if input.ndim not in (3, 4):
+            raise ShapeError(f"Softmax2d: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got "
+                             f"{shape_str(input.shape)}")
+        return F.softmax(input, dim=-3)
 
 
 class Softmin(_SoftmaxLike):

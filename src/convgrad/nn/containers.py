@@ -1,8 +1,9 @@
-"""Containers: Sequential, ModuleList, ModuleDict."""
+"""Containers: Sequential, ModuleList, ModuleDict, ParameterList, ParameterDict."""
 from collections import OrderedDict
 
 from .fusion import run_sequence
 from .module import Module
+from .parameter import Parameter
 
 
 class Sequential(Module):
@@ -90,3 +91,105 @@ class ModuleDict(Module):
 
     def items(self):
         return self._modules.items()
+
+
+def _as_parameter(value):
+    """Tensors and arrays become Parameters (as PyTorch's ParameterList does); Parameters stay."""
+    return value if isinstance(value, Parameter) else Parameter(value)
+
+
+class ParameterList(Module):
+    """A list of Parameters registered under the names "0", "1", ... (so ``parameters()`` and
+    ``state_dict()`` find them). Tensors and arrays appended are wrapped in Parameters.
+
+    Example:
+        >>> ws = convgrad.nn.ParameterList([convgrad.nn.Parameter(convgrad.randn(3, 3)) for _ in range(2)])
+        >>> len(list(ws.parameters()))
+        2
+    """
+
+    def __init__(self, values=None):
+        super().__init__()
+        for v in values or ():
+            self.append(v)
+
+    def append(self, value):
+        """Add ``value`` (a Parameter, or a tensor/array made into one) at the end; returns self."""
+        setattr(self, str(len(self._parameters)), _as_parameter(value))
+        return self
+
+    def extend(self, values):
+        """Append every element of ``values``; returns self."""
+        for v in values:
+            self.append(v)
+        return self
+
+    def __getitem__(self, index):
+        params = list(self._parameters.values())
+        return ParameterList(params[index]) if isinstance(index, slice) else params[index]
+
+    def __setitem__(self, index, value):
+        index = range(len(self))[index]
+        setattr(self, str(index), _as_parameter(value))
+
+    def __len__(self):
+        return len(self._parameters)
+
+    def __iter__(self):
+        return iter(self._parameters.values())
+
+    def extra_repr(self):
+        """One line per parameter: its index, dtype and shape (PyTorch's listing)."""
+        return "\n".join(f"({i}): Parameter containing: [{p.dtype} of size {tuple(p.shape)}]"
+                         for i, p in enumerate(self))
+
+
+class ParameterDict(Module):
+    """A dict of Parameters registered under their keys. Tensors and arrays are wrapped in
+    Parameters.
+
+    Example:
+        >>> pd = convgrad.nn.ParameterDict({"scale": convgrad.ones(3)})
+        >>> [name for name, _ in pd.named_parameters()]
+        ['scale']
+    """
+
+    def __init__(self, parameters=None):
+        super().__init__()
+        for key, value in (parameters or {}).items():
+            self[key] = value
+
+    def __getitem__(self, key):
+        return self._parameters[key]
+
+    def __setitem__(self, key, value):
+        setattr(self, key, _as_parameter(value))
+
+    def __delitem__(self, key):
+        delattr(self, key)
+
+    def __contains__(self, key):
+        return key in self._parameters
+
+    def __len__(self):
+        return len(self._parameters)
+
+    def __iter__(self):
+        return iter(self._parameters)
+
+    def keys(self):
+        """The names, in insertion order."""
+        return self._parameters.keys()
+
+    def values(self):
+        """The Parameters, in insertion order."""
+        return self._parameters.values()
+
+    def items(self):
+        """(name, Parameter) pairs, in insertion order."""
+        return self._parameters.items()
+
+    def update(self, parameters):
+        """Set every (name, value) of a dict or of a ParameterDict."""
+        for key, value in dict(parameters).items():
+            self[key] = value

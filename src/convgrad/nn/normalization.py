@@ -7,7 +7,8 @@ import numpy as np
 from .. import functional as F
 from ..backend import get_default_dtype
 from ..errors import ArgumentError, ShapeError
-from ..functional._util import shape_str
+from ..functional._util import shape_str, with_batch_dim
+from ..functional.normalization import values_per_channel
 from ..tensor import Tensor
 from .module import Module
 from .parameter import Parameter
@@ -95,7 +96,7 @@ class _NormBase(Module):
 class _BatchNorm(_NormBase):
     def forward(self, input):
         self._check_input(input)
-        if self.training and input.numel() // max(self.num_features, 1) <= 1:
+        if self.training and values_per_channel(input.shape) == 1:
             raise ShapeError(f"{self._name()}: expected more than 1 value per channel when training, "
                              f"got input of shape {shape_str(input.shape)}")
         factor = self._momentum_factor()
@@ -146,32 +147,41 @@ class _InstanceNorm(_NormBase):
                  bias=True):
         super().__init__(num_features, eps, momentum, affine, track_running_stats, bias=bias)
 
+    def _check_input(self, input):
+        if input.ndim == self._ranks[0] - 1:  # one sample without its batch axis, as PyTorch accepts
+            return super()._check_input(input.unsqueeze(0))
+        return super()._check_input(input)
+
     def forward(self, input):
         self._check_input(input)
+        return with_batch_dim(self._normalize, input, self._ranks[0])
+
+    def _normalize(self, input):
         momentum = 0.0 if self.momentum is None else self.momentum
         return F.instance_norm(input, self.running_mean, self.running_var, self.weight, self.bias,
                                self.training or not self.track_running_stats, momentum, self.eps)
 
 
 class InstanceNorm1d(_InstanceNorm):
-    """Instance normalisation of (N, C, L): each sample's channel over its positions."""
+    """Instance normalisation of (N, C, L) or (C, L): each sample's channel over its positions."""
 
     _ranks = (3,)
-    _shape_hint = "(N, {c}, L)"
+    _shape_hint = "(N, {c}, L) or ({c}, L)"
 
 
 class InstanceNorm2d(_InstanceNorm):
-    """Instance normalisation of (N, C, H, W): each sample's channel over its H * W positions."""
+    """Instance normalisation of (N, C, H, W) or (C, H, W): each sample's channel over its H * W
+    positions."""
 
     _ranks = (4,)
-    _shape_hint = "(N, {c}, H, W)"
+    _shape_hint = "(N, {c}, H, W) or ({c}, H, W)"
 
 
 class InstanceNorm3d(_InstanceNorm):
-    """Instance normalisation of (N, C, D, H, W)."""
+    """Instance normalisation of (N, C, D, H, W) or (C, D, H, W)."""
 
     _ranks = (5,)
-    _shape_hint = "(N, {c}, D, H, W)"
+    _shape_hint = "(N, {c}, D, H, W) or ({c}, D, H, W)"
 
 
 class LayerNorm(Module):
@@ -203,6 +213,51 @@ class LayerNorm(Module):
     def extra_repr(self):
         return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
                 f"bias={self.bias is not None}")
+
+
+class RMSNorm(Module):
+    """Root-mean-square normalisation over the trailing ``normalized_shape`` axes:
+    ``y = x / sqrt(mean(x^2) + eps) * weight`` (no mean subtraction, no bias).
+
+    Args:
+        normalized_shape: int or tuple, e.g. ``(C,)`` for features in the last axis.
+        eps: added to the mean square; None is the machine epsilon of the input's dtype.
+        elementwise_affine: learn ``weight`` (init 1) of shape normalized_shape.
+
+    Shape: input (*, *normalized_shape); output the same.
+
+    Example:
+        >>> norm = convgrad.nn.RMSNorm(64)
+        >>> norm(convgrad.randn(8, 10, 64)).shape
+        (8, 10, 64)
+    """
+
+    def __init__(self, normalized_shape, eps=None, elementwise_affine=True, device=None, dtype=None):
+        super().__init__()
+        if isinstance(normalized_shape, (int, np.integer)):
+            normalized_shape = (int(normalized_shape),)
+        self.normalized_shape = tuple(int(s) for s in normalized_shape)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        dtype = get_default_dtype() if dtype is None else np.dtype(dtype)
+        self.register_parameter("weight", Parameter(np.ones(self.normalized_shape, dtype))
+                                if elementwise_affine else None)
+
+    def reset_parameters(self):
+        """Set the scale back to ones."""
+        if self.weight is not None:
+            self.weight._data[...] = 1
+
+    def forward(self, input):
+        k = len(self.normalized_shape)
+        if input.ndim < k or tuple(input.shape[input.ndim - k:]) != self.normalized_shape:
+            raise ShapeError(f"RMSNorm({self.normalized_shape}): expected input of shape "
+                             f"(*, {', '.join(map(str, self.normalized_shape))}), got {shape_str(input.shape)}")
+        return F.rms_norm(input, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self):
+        """``(D,), eps=None, elementwise_affine=True`` as PyTorch prints it."""
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
 
 
 class GroupNorm(Module):
@@ -258,4 +313,4 @@ class LocalResponseNorm(Module):
 
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d",
-           "LayerNorm", "GroupNorm", "LocalResponseNorm"]
+           "LayerNorm", "GroupNorm", "LocalResponseNorm", "RMSNorm"]

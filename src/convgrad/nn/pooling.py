@@ -322,7 +322,7 @@ class _FractionalMaxPoolNd(_Pool):
         self.output_size = output_size
         self.output_ratio = output_ratio
         self.return_indices = return_indices
-        self._random_samples = _random_samples
+        self.register_buffer("_random_samples", _random_samples)  # a buffer, as in PyTorch's state_dict
 
     def forward(self, input):
         return self._run(type(self)._fn, input, self.kernel_size, self.output_size, self.output_ratio,

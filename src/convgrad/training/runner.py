@@ -145,10 +145,7 @@ def _default_model(given):
 # ----------------------------------------------------------------------------------------------
 def open_run_data(cfg):
     """The run's :class:`~convgrad.data.DataBundle` (``convgrad.data.open_data`` with its settings)."""
-    try:
-        from ..data import open_data
-    except ImportError:  # until branch `data` is merged
-        from ._mnist_fallback import open_data
+    from ..data import open_data
 
     return open_data(cfg["data"], cfg["data_kind"], image_size=cfg["image_size"], channels=cfg["channels"],
                      val_split=cfg["val_split"], seed=cfg["seed"], label_column=cfg["label_column"],
@@ -275,7 +272,7 @@ def _objective(cfg, bundle):
 def _optimizers(cfg, model, objective, steps, scheduled_steps=None):
     """The optimizer (an :class:`Optimizers` group for several networks) and the LR schedule."""
     from .. import optim
-    from .groups import Optimizers, Schedulers
+    from .groups import Optimizers
 
     def one(params):
         params = list(params)
@@ -348,7 +345,7 @@ def train_run(config=None, out=None, log=print, progress=True, callbacks=(), sto
         os.makedirs(run_dir, exist_ok=True)
     with _locked(run_dir, log, main):
         if main:
-            check_new_run_dir_files(run_dir)
+            _clear_failed_run(run_dir)
             write_json(os.path.join(run_dir, CONFIG_FILE), {"format": "convgrad-run", "version": 1, "config": cfg})
             _write_split(run_dir, prepared["bundle"])
         return _run(cfg, run_dir, prepared, None, log, progress, callbacks, stop, dp=dp)
@@ -368,8 +365,8 @@ def _data_parallel(distributed, cfg):
     return data_parallel_run(explicit=distributed is True, sync_bn=cfg["sync_bn"])
 
 
-def check_new_run_dir_files(run_dir):
-    """Under the lock: a reusable directory loses the failed run's metrics and filters."""
+def _clear_failed_run(run_dir):
+    """Under the lock: a reused directory loses the failed run's metrics, filters and split."""
     for name in (METRICS_FILE, FILTERS_FILE, SPLIT_FILE):
         path = os.path.join(run_dir, name)
         if os.path.exists(path):
@@ -607,7 +604,8 @@ def _finish(cfg, run_dir, model, objective, history, test_loader, validation, me
         figures = {k[len("test_"):]: v for k, v in metrics.final.items()}
     else:  # a resumed run whose last epoch row was written before: measure again
         figures = objective.evaluate(model, test_loader)
-    out = {"test_name": bundle.test_name, "test_images": len(bundle.test), "model_path": os.path.join(run_dir, MODEL_FILE)}
+    out = {"test_name": bundle.test_name, "test_images": len(bundle.test), "input_shape": tuple(bundle.input_shape),
+           "model_path": os.path.join(run_dir, MODEL_FILE)}
     out.update({f"test_{k}": v for k, v in figures.items()})
     save_checkpoint(out["model_path"], model, preprocessing=preprocessing,
                     extra={**extra, **{f"test_{k}": v for k, v in figures.items()}, "test_images": len(bundle.test),
@@ -793,10 +791,7 @@ def predict_files(path, input_paths):
     Raises:
         CheckpointError: a GAN checkpoint. Data errors for unreadable files (all are read first).
     """
-    try:
-        from ..data import load_input
-    except ImportError:  # until branch `data` is merged
-        from ._mnist_fallback import load_input
+    from ..data import load_input
     from ..functional import softmax
 
     if not input_paths:

@@ -6,3 +6,4 @@
 Datasets read torchvision's on-disk layout and never the network; transforms work on one sample
 at a time, as torchvision's do (``convgrad.data.transforms`` keeps the faster batched ones).
 """
+from . import datasets, models, transforms, utils  # noqa: F401
