@@ -319,5 +319,6 @@ class DistributedDataParallel(Module):
         return getattr(module, name)
 
     def extra_repr(self):
+        """The world size and bucket layout, shown in ``repr(ddp)``."""
         return (f"world_size={self._size}, buckets={len(self._buckets)}, bucket_cap_mb={self.bucket_cap_mb:g}, "
                 f"average={self.average!r}")

@@ -77,6 +77,7 @@ class DistributedSampler:
         return np.random.default_rng([self.seed, int(epoch)]).permutation(self.num_samples)
 
     def global_batch(self, epoch, b, order=None):
+        """The indices of global batch ``b`` of ``epoch`` (all ranks' shards together)."""
         order = self.order(epoch) if order is None else order
         return order[b * self.batch_size:(b + 1) * self.batch_size]
 
@@ -130,18 +131,19 @@ class DistributedLoader:
                                           shuffle=loader.shuffle, seed=loader.seed, drop_last=loader.drop_last)
 
     # what the fit loop and checkpoints read from a DataLoader
-    dataset = property(lambda self: self.loader.dataset)
-    batch_size = property(lambda self: self.loader.batch_size)
-    shuffle = property(lambda self: self.loader.shuffle)
-    drop_last = property(lambda self: self.loader.drop_last)
-    seed = property(lambda self: self.loader.seed)
-    epoch = property(lambda self: self.loader.epoch)
+    dataset = property(lambda self: self.loader.dataset, doc="The whole dataset (every rank holds it).")
+    batch_size = property(lambda self: self.loader.batch_size, doc="The global batch size.")
+    shuffle = property(lambda self: self.loader.shuffle, doc="A new seeded order every epoch.")
+    drop_last = property(lambda self: self.loader.drop_last, doc="The last incomplete global batch is dropped.")
+    seed = property(lambda self: self.loader.seed, doc="The seed of order and augmentation (the same on every rank).")
+    epoch = property(lambda self: self.loader.epoch, doc="The epoch the next ``iter()`` runs.")
     per_sample_rng = True
 
     def __len__(self):
         return len(self.loader)
 
     def order(self, epoch):
+        """The global order of ``epoch`` (the wrapped loader's)."""
         return self.loader.order(epoch)
 
     def __iter__(self):
@@ -157,9 +159,11 @@ class DistributedLoader:
             yield from_numpy(np.asarray(images)), from_numpy(np.asarray(labels, dtype=np.int64))
 
     def state_dict(self):
+        """The wrapped loader's state (seed, epoch): the same on every rank."""
         return self.loader.state_dict()
 
     def load_state_dict(self, state):
+        """Restore the state saved by :meth:`state_dict` (from rank 0's checkpoint)."""
         self.loader.load_state_dict(state)
         self.sampler.seed = self.loader.seed
 
