@@ -131,13 +131,37 @@ class DistributedLoader:
                                           shuffle=loader.shuffle, seed=loader.seed, drop_last=loader.drop_last)
 
     # what the fit loop and checkpoints read from a DataLoader
-    dataset = property(lambda self: self.loader.dataset, doc="The whole dataset (every rank holds it).")
-    batch_size = property(lambda self: self.loader.batch_size, doc="The global batch size.")
-    shuffle = property(lambda self: self.loader.shuffle, doc="A new seeded order every epoch.")
-    drop_last = property(lambda self: self.loader.drop_last, doc="The last incomplete global batch is dropped.")
-    seed = property(lambda self: self.loader.seed, doc="The seed of order and augmentation (the same on every rank).")
-    epoch = property(lambda self: self.loader.epoch, doc="The epoch the next ``iter()`` runs.")
-    per_sample_rng = True
+    @property
+    def dataset(self):
+        """The whole dataset (every rank holds it)."""
+        return self.loader.dataset
+
+    @property
+    def batch_size(self):
+        """The global batch size."""
+        return self.loader.batch_size
+
+    @property
+    def shuffle(self):
+        """A new seeded order every epoch."""
+        return self.loader.shuffle
+
+    @property
+    def drop_last(self):
+        """The last incomplete global batch is dropped."""
+        return self.loader.drop_last
+
+    @property
+    def seed(self):
+        """The seed of order and augmentation (the same on every rank)."""
+        return self.loader.seed
+
+    @property
+    def epoch(self):
+        """The epoch the next ``iter()`` runs."""
+        return self.loader.epoch
+
+    per_sample_rng = True  # shards are always transformed with per-sample streams
 
     def __len__(self):
         return len(self.loader)
