@@ -138,7 +138,7 @@ def label_indices(labels, source):
         values = arr.astype(np.float64)
         bad = values[(values != np.round(values)) | ~np.isfinite(values)]
         if bad.size:
-            raise FileFormatError(f"{source}: class labels must be integers, got {bad[0]!r} "
+            raise FileFormatError(f"{source}: class labels must be integers, got {float(bad[0]):g} "
                                   f"({bad.size} non-integral labels)")
         ints = values.astype(np.int64)
         classes = np.unique(ints)

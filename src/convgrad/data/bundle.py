@@ -39,7 +39,7 @@ from .folders import ImageFolder, find_classes
 from .images import digit_from_array, read_image
 from .mnist import MNIST_MEAN, MNIST_STD, DatasetNotFoundError, load_mnist_arrays
 from .timeseries import class_order, find_ts_files, read_ts, stack_series, znormalize
-from .transforms import Compose, Normalize, RandomAffine, ToTensor
+from .transforms import Compose, Normalize, RandomAffine, ToTensor, Transform
 
 KINDS = ("idx", "image_folder", "npz", "csv", "ts")
 CSV_SUFFIXES = (".csv", ".tra", ".tes", ".txt", ".data", ".dat")
@@ -226,12 +226,21 @@ def open_data(path=None, kind=None, *, image_size=None, channels=None, val_split
 def _open_idx(path, opts):
     root = BUNDLED_DIR if path is None else path
     notes = []
-    images, labels = load_mnist_arrays(root, train=True)
     try:
-        test_images, test_labels = load_mnist_arrays(root, train=False)
-        test_name = "test"
-    except DatasetNotFoundError:
+        images, labels = load_mnist_arrays(root, train=True)
+    except DatasetNotFoundError as missing:
+        try:  # only the t10k pair: train on part of it, validate on the rest
+            images, labels = load_mnist_arrays(root, train=False)
+        except DatasetNotFoundError:
+            raise missing from None
+        notes.append(f"'{root}' has no train-images file: the t10k images are split into train and validation")
         test_images = test_labels = None
+    else:
+        try:
+            test_images, test_labels = load_mnist_arrays(root, train=False)
+            test_name = "test"
+        except DatasetNotFoundError:
+            test_images = test_labels = None
     if test_images is not None and test_images.shape[1:] != images.shape[1:]:
         raise FileFormatError(f"'{root}': train images are {images.shape[1:]}, test images {test_images.shape[1:]}")
     split = None
@@ -311,12 +320,10 @@ def _open_folder(path, opts):
     if skipped:
         notes.append(f"skipped {len(skipped)} unreadable file(s): " + "; ".join(p for p, _ in skipped[:10])
                      + (" ..." if len(skipped) > 10 else ""))
-    for sub, limit, what in ((True, opts["max_train"], "train"), (False, opts["max_test"], "test")):
-        ds = train if sub else test
-        idx = _subset_indices(len(ds), limit, opts["seed"], what, notes)
-        if idx is not None:
-            ds = ds.subset(idx)
-            train, test = (ds, test) if sub else (train, ds)
+    train_idx = _subset_indices(len(train), opts["max_train"], opts["seed"], "train", notes)
+    train = train if train_idx is None else train.subset(train_idx)
+    test_idx = _subset_indices(len(test), opts["max_test"], opts["seed"], "test", notes)
+    test = test if test_idx is None else test.subset(test_idx)
     _check_classes(full.classes, train.targets, test.targets, test_name, notes)
     mean, std = _image_stats(train, opts["seed"])
     aug = [RandomAffine(degrees=10.0, translate=0.06 * min(full.image_size), scale=(0.9, 1.1))] if opts["augment"] else []
@@ -414,9 +421,10 @@ def _standardise(x, scale, mean, std):
     return ((x.astype(np.float64) * scale - mean.reshape(shape)) / std.reshape(shape)).astype(np.float32)
 
 
-class _AugmentStandardised:
-    """RandomAffine on already standardised images: outside pixels take each image's minimum
-    (the background level after standardisation) instead of 0."""
+class AugmentStandardised(Transform):
+    """RandomAffine (10 degrees, ``translate`` pixels, zoom 0.9..1.1) on already standardised
+    images: pixels from outside take each image's minimum (its background level after
+    standardisation) instead of 0."""
 
     def __init__(self, translate):
         self.affine = RandomAffine(degrees=10.0, translate=translate, scale=(0.9, 1.1))
@@ -425,14 +433,11 @@ class _AugmentStandardised:
         low = x.min(axis=(2, 3), keepdims=True)
         return self.affine(x - low, rng=rng) + low
 
+    def describe(self):
+        return {**self.affine.describe(), "name": "AugmentStandardised"}
+
 
 def _image_augment(width):
-    from .transforms import Transform
-
-    class AugmentStandardised(_AugmentStandardised, Transform):
-        def describe(self):
-            return {"name": "RandomAffine", **self.affine.describe()}
-
     return AugmentStandardised(max(1.0, 0.08 * width))
 
 
