@@ -35,7 +35,8 @@ from .rundir import (CHECKPOINT_FILE, CONFIG_FILE, FILTERS_FILE, METRICS_FILE, M
                      RunError, RunLock, check_new_run_dir, default_run_dir, write_json)
 
 # The defaults of `convgrad train`, chosen by measurement (see README): 98.2-98.6% on the official
-# 10,000 test images from the 5,000 bundled training images (98.54% with seed 0, with the per-sample augmentation streams; 98.58% before them).
+# 10,000 test images from the 5,000 bundled training images (98.54% with seed 0 since augmentation
+# draws per-sample streams, data/sample_rng.py; 98.58% before).
 DEFAULTS = {
     "model": None,            # None: lenet5, or fcn1d for time series (.ts) data
     "variant": "modern",      # lenet5 only: ReLU + max pooling
