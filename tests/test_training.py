@@ -1,5 +1,6 @@
 """Training: a real short run on the bundled data, exact resume (in process and after SIGKILL of a
 real training process), same-seed reproducibility, NaN handling, LeNet-5's shape and parameters."""
+import json
 import os
 import signal
 import subprocess
@@ -225,5 +226,197 @@ def test_sigkill_and_resume_gives_identical_weights(tmp_path):
         for key, value in reference.model_state.items():
             np.testing.assert_array_equal(final.model_state[key], value, err_msg=key)
         assert final.extra["test_accuracy"] == reference.extra["test_accuracy"]
+        assert metric_rows(run_dir) == metric_rows(ref_dir)  # rows past the checkpoint were dropped
         trials += 1
     assert trials == 2
+
+
+def metric_rows(run_dir):
+    """metrics.jsonl without the timings (which differ between runs)."""
+    with open(os.path.join(run_dir, "metrics.jsonl")) as f:
+        rows = [json.loads(line) for line in f]
+    return [{k: v for k, v in r.items() if k not in ("seconds", "images_per_second")} for r in rows]
+
+
+@pytest.mark.slow
+def test_sigint_saves_a_resumable_checkpoint(tmp_path):
+    """#14.10: Ctrl-C (SIGINT) or SIGTERM during `train` threw the work away; now the run stops after
+    the current step, saves checkpoint.npz, says how to resume and exits 130; the resumed run ends
+    with the weights of an uninterrupted one."""
+    args = [a for i, a in enumerate(TRAIN_ARGS) if "--checkpoint-every" not in TRAIN_ARGS[max(i - 1, 0):i + 1]]
+    assert "--checkpoint-every" not in args and "6" not in args  # the signal alone saves
+    ref_dir = str(tmp_path / "ref")
+    assert run_cli(args + ["--out", ref_dir]).returncode == 0
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        run_dir = str(tmp_path / f"sig{int(sig)}")
+        proc = subprocess.Popen([sys.executable, "-m", "convgrad.cli", *args, "--out", run_dir],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        metrics = os.path.join(run_dir, "metrics.jsonl")
+        deadline = time.time() + 240
+        while time.time() < deadline and proc.poll() is None:
+            if os.path.exists(metrics) and os.path.getsize(metrics) > 0:
+                break
+            time.sleep(0.01)
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 130, (proc.returncode, err)
+        assert f"convgrad train --resume {run_dir}" in err and "Traceback" not in err
+        assert os.path.exists(os.path.join(run_dir, "checkpoint.npz"))
+        assert not os.path.exists(os.path.join(run_dir, "model.npz"))
+        assert not os.path.exists(os.path.join(run_dir, "run.lock"))
+        resumed = run_cli(["train", "--resume", run_dir, "--no-progress"])
+        assert resumed.returncode == 0, resumed.stderr
+        final, reference = final_state(run_dir), final_state(ref_dir)
+        for key, value in reference.model_state.items():
+            np.testing.assert_array_equal(final.model_state[key], value, err_msg=key)
+
+
+# --- objectives beyond classification (issue #17) ---------------------------------------------------
+from convgrad.data import MNIST_MEAN, MNIST_STD  # noqa: E402
+from convgrad.models import dcgan, get_model  # noqa: E402
+from convgrad.training import GAN, VAE, History, Optimizers, Reconstruction  # noqa: E402
+
+
+def digits(n, seed=0, batch_size=32):
+    """``n`` bundled training digits (normalised like MNIST), in a seeded loader."""
+    full = MNIST(train=True, transform=mnist_transforms())
+    idx = np.sort(np.random.default_rng(seed).permutation(len(full))[:n])
+    return DataLoader(ArrayDataset(full.data[idx], full.targets[idx], full.transform), batch_size=batch_size,
+                      shuffle=True, seed=seed)
+
+
+def test_vae_loss_falls_and_reports_its_terms():
+    cg.manual_seed(0)
+    model = get_model("vae", latent_dim=8)
+    loader = digits(640)
+    opt = cg.optim.Adam(model.parameters(), lr=3e-3)
+    with blas_threads(1):
+        hist = fit(model, loader, opt, epochs=3, objective=VAE(mean=MNIST_MEAN, std=MNIST_STD), progress=False,
+                   val_loader=digits(200, seed=1, batch_size=100))
+    losses = [h["loss"] for h in hist]
+    assert losses[2] < losses[1] < losses[0], losses
+    for h in hist:  # the ELBO's two terms, per image: loss = recon_loss + kl
+        assert h["kl"] > 0 and abs(h["loss"] - (h["recon_loss"] + h["kl"])) < 1e-3 * h["loss"]
+        assert "accuracy" not in h and h["val_loss"] > 0
+    assert hist[-1]["recon_loss"] < 0.8 * hist[0]["recon_loss"]
+    x = next(iter(loader))[0]
+    assert model.encode(x).shape == (32, 8) and model.decode(model.encode(x)).shape == (32, 1, 28, 28)
+    sample = model.sample(5).numpy()
+    assert sample.shape == (5, 1, 28, 28) and sample.min() >= 0 and sample.max() <= 1
+
+
+def test_autoencoder_reconstruction_improves():
+    cg.manual_seed(0)
+    model = get_model("conv_autoencoder", code_dim=16)
+    objective = Reconstruction("bce", mean=MNIST_MEAN, std=MNIST_STD)
+    val = digits(200, seed=1, batch_size=100)
+    before = objective.evaluate(model, val)["mse"]
+    with blas_threads(1):
+        fit(model, digits(640), cg.optim.Adam(model.parameters(), lr=3e-3), epochs=2, objective=objective,
+            progress=False)
+    after = objective.evaluate(model, val)["mse"]
+    assert after < 0.5 * before, (before, after)
+
+
+def small_gan(seed=3):
+    cg.manual_seed(seed)
+    model = dcgan(latent_dim=8, width=4)
+    opt = Optimizers({k: cg.optim.Adam(getattr(model, k).parameters(), lr=2e-3, betas=(0.5, 0.999))
+                      for k in ("discriminator", "generator")})
+    return model, digits(160, seed=seed, batch_size=16), opt
+
+
+def test_gan_resume_is_bit_identical(tmp_path):
+    """Two networks, two optimizers, batch norm and latent noise from the global generator: a run
+    stopped by a crash and resumed from its checkpoint ends with the same weights and numbers."""
+    kwargs = dict(epochs=2, checkpoint_every=3, progress=False, objective=GAN(MNIST_MEAN, MNIST_STD),
+                  checkpoint_kwargs={"model_name": "dcgan"})
+    model, loader, opt = small_gan()
+    with blas_threads(1):
+        ref_hist = fit(model, loader, opt, checkpoint_path=tmp_path / "ref.npz", **kwargs)
+    reference = weights(model)
+    assert {"d_loss", "g_loss", "d_real", "d_fake"} <= set(ref_hist[0])
+    model, loader, opt = small_gan()
+    path = tmp_path / "ck.npz"
+    with blas_threads(1), pytest.raises(KeyboardInterrupt):
+        fit(model, loader, opt, checkpoint_path=path, callbacks=[CrashAt(14)], **kwargs)
+    ckpt = load_checkpoint(path)
+    assert ckpt.training["step"] == 12 and set(ckpt.training["optimizer"]["members"]) == {"discriminator", "generator"}
+    cg.manual_seed(999)
+    model, loader, opt = small_gan()
+    with blas_threads(1):
+        hist = fit(model, loader, opt, checkpoint_path=path, resume=ckpt, **kwargs)
+    assert set(reference) == set(weights(model))
+    for key, value in reference.items():  # generator, discriminator and their batch-norm statistics
+        np.testing.assert_array_equal(model.state_dict()[key], value, err_msg=key)
+    assert [h["g_loss"] for h in hist] == [h["g_loss"] for h in ref_hist]
+
+
+def test_gan_needs_two_named_optimizers():
+    model, loader, _ = small_gan()
+    with pytest.raises(ArgumentError, match="one optimizer per network"):
+        fit(model, loader, cg.optim.Adam(model.parameters()), epochs=1, objective=GAN(), progress=False)
+
+
+class Recorder:
+    def __init__(self, stop=None, at=None):
+        self.calls, self.stop, self.at = [], stop, at
+
+    def on_train_begin(self, model, state):
+        self.calls.append(("begin", dict(state)))
+
+    def on_step_end(self, step, logs):
+        self.calls.append(("step", step, dict(logs)))
+        if self.stop is not None and step == self.at:
+            self.stop.set()
+
+    def on_epoch_end(self, epoch, record):
+        self.calls.append(("epoch", epoch, dict(record)))
+
+    def on_train_end(self, result):
+        self.calls.append(("end", result))
+
+
+def test_callbacks_and_stop_event(tmp_path):
+    """The callback protocol's calls and keys; `stop` ends the run after the current step with a
+    checkpoint from which the run resumes to the same weights as an uninterrupted one."""
+    import threading
+
+    kwargs = dict(epochs=2, scheduler_interval="step", progress=False, checkpoint_kwargs={"model_name": "mlp"})
+    model, loader, opt, sched = small_setup()
+    rec = Recorder()
+    fit(model, loader, opt, scheduler=sched, callbacks=[rec], **kwargs)
+    reference = weights(model)
+    kinds = [c[0] for c in rec.calls]
+    assert kinds[0] == "begin" and kinds[-1] == "end" and kinds.count("epoch") == 2 and kinds.count("step") == 32
+    begin = rec.calls[0][1]
+    assert begin["step"] == 0 and begin["epochs"] == 2 and begin["steps_per_epoch"] == 16
+    assert begin["objective"] == "classification" and begin["resumed"] is False
+    step_logs = rec.calls[1][2]
+    assert {"loss", "epoch", "batch", "step", "lr", "model"} <= set(step_logs) and step_logs["epoch"] == 1
+    assert rec.calls[-1][1]["stopped"] is False
+
+    stop = threading.Event()
+    model, loader, opt, sched = small_setup()
+    path = tmp_path / "ck.npz"
+    hist = fit(model, loader, opt, scheduler=sched, callbacks=[Recorder(stop, at=11)], stop=stop,
+               checkpoint_path=path, **kwargs)
+    assert isinstance(hist, History) and hist.stopped and hist.step == 11 and hist == []
+    ckpt = load_checkpoint(path)
+    assert (ckpt.training["epoch"], ckpt.training["batch"], ckpt.training["step"]) == (0, 11, 11)
+    model, loader, opt, sched = small_setup()
+    fit(model, loader, opt, scheduler=sched, resume=ckpt, checkpoint_path=path, **kwargs)
+    for key, value in reference.items():
+        np.testing.assert_array_equal(model.state_dict()[key], value, err_msg=key)
+
+
+def test_googlenet_auxiliary_outputs_train():
+    """#14.8: GoogLeNet returns its auxiliary heads in training mode; the default objective adds
+    their losses (weight 0.3) instead of failing inside the first step."""
+    cg.manual_seed(0)
+    model = get_model("googlenet", num_classes=3, in_channels=1)
+    x = np.random.default_rng(0).standard_normal((4, 1, 32, 32)).astype(np.float32)
+    loader = DataLoader(ArrayDataset(x, np.array([0, 1, 2, 0])), batch_size=4)
+    with blas_threads(2):
+        hist = fit(model, loader, cg.optim.SGD(model.parameters(), lr=0.01), epochs=1, progress=False)
+    assert hist[0]["step"] == 1 and np.isfinite(hist[0]["loss"]) and 0 <= hist[0]["accuracy"] <= 1

@@ -17,7 +17,7 @@ from ..tensor import AnomalyError
 from .common import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, Parser, UsageError, one_line
 
 # In the order `convgrad --help` lists them.
-VERB_MODULES = ("train", "use", "inspect")
+VERB_MODULES = ("train", "use", "inspect", "visualize", "codes", "serve")
 
 
 def build_parser():
@@ -60,7 +60,10 @@ def main(argv=None):
         print(f"convgrad {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except (ConvgradError, AnomalyError, OSError) as exc:
-        print(f"convgrad {args.command}: error: {one_line(exc)}", file=sys.stderr)
+        text = one_line(exc)
+        if text.startswith(f"{args.command}: "):  # "convgrad train: error: train: ..." says it twice
+            text = text[len(args.command) + 2:]
+        print(f"convgrad {args.command}: error: {text}", file=sys.stderr)
         return EXIT_ERROR
     except MemoryError as exc:  # a ResourceLimitError of ours says what was too big; NumPy's does too
         print(f"convgrad {args.command}: error: out of memory: {one_line(exc)}; try a smaller --batch-size or "

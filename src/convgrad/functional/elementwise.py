@@ -205,6 +205,10 @@ class Log1p(Function):
         return np.log1p(a)
 
     @staticmethod
+    def output_shape(shape):
+        return tuple(shape)
+
+    @staticmethod
     def backward(ctx, grad):
         return grad / (1 + ctx.a)
 
@@ -217,6 +221,10 @@ class Expm1(Function):
         out = np.expm1(a)
         ctx.out = out
         return out
+
+    @staticmethod
+    def output_shape(shape):
+        return tuple(shape)
 
     @staticmethod
     def backward(ctx, grad):

@@ -29,7 +29,7 @@ from ..tensor import Function, Tensor, is_grad_enabled, no_grad
 from . import arithmetic as ar, elementwise as el
 from ..errors import ArgumentTypeError
 from ._util import scalar_or_tensor
-from .indexing import masked_fill
+from .indexing import masked_fill, scatter, scatter_add
 
 
 class Overwrite(Function):
@@ -39,6 +39,10 @@ class Overwrite(Function):
     def forward(ctx, a, values):
         ctx.shape, ctx.dtype = a.shape, a.dtype
         return np.array(np.broadcast_to(values, a.shape), dtype=a.dtype)
+
+    @staticmethod
+    def output_shape(shape, *args):
+        return tuple(shape)
 
     @staticmethod
     def backward(ctx, grad):
@@ -52,6 +56,10 @@ class Copy(Function):
     def forward(ctx, a, src):
         ctx.shape, ctx.dtype, ctx.src_shape = a.shape, a.dtype, np.shape(src)
         return np.array(np.broadcast_to(src, a.shape), dtype=a.dtype)
+
+    @staticmethod
+    def output_shape(shape, *args):
+        return tuple(shape)
 
     @staticmethod
     def backward(ctx, grad):
@@ -119,6 +127,18 @@ def masked_fill_(self, mask, value):
     return apply_inplace(self, "masked_fill_", lambda t: masked_fill(t, mask, value), value)
 
 
+def scatter_(self, dim, index, src=None, value=None, reduce=None):
+    """In-place :func:`~convgrad.functional.indexing.scatter` (the one-hot idiom
+    ``zeros(10).scatter_(0, tensor(y), value=1)``)."""
+    src_t = src if isinstance(src, Tensor) else None
+    return apply_inplace(self, "scatter_", lambda t: scatter(t, dim, index, src, value, reduce), src_t)
+
+
+def scatter_add_(self, dim, index, src):
+    """In-place :func:`~convgrad.functional.indexing.scatter_add`."""
+    return apply_inplace(self, "scatter_add_", lambda t: scatter_add(t, dim, index, src), src)
+
+
 def _overwrite(self, name, values):
     return apply_inplace(self, name, lambda t: Overwrite.apply(t, values))
 
@@ -171,6 +191,7 @@ def _augmented(method):
 _METHODS = {
     "add_": add_, "sub_": sub_, "mul_": mul_, "div_": div_, "clamp_": clamp_, "clip_": clamp_,
     "copy_": copy_, "fill_": fill_, "zero_": zero_, "normal_": normal_, "uniform_": uniform_, "masked_fill_": masked_fill_,
+    "scatter_": scatter_, "scatter_add_": scatter_add_,
     "__iadd__": _augmented(add_), "__isub__": _augmented(sub_), "__imul__": _augmented(mul_),
     "__itruediv__": _augmented(div_),
 }

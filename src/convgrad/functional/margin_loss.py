@@ -53,7 +53,7 @@ def _reduce(loss, reduction):
     return loss.sum() if reduction == "sum" else loss.mean()
 
 
-def _class_indices(op, target, rows, classes):
+def _class_indices(op, target):
     t = target._data if isinstance(target, Tensor) else np.asarray(target)
     if t.dtype.kind not in "iu":
         raise DTypeError(f"{op}: expected integer class indices as target, got dtype {t.dtype}")
@@ -210,7 +210,7 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     input = _float_input(op, "input", input)
     x, one = _rows(op, input)
     n, c = x.shape
-    t = _class_indices(op, target, n, c).reshape(-1)
+    t = _class_indices(op, target).reshape(-1)
     if t.size != n:
         raise ShapeError(f"{op}: expected a target of {n} class indices for input {shape_str(input.shape)}, "
                          f"got {shape_str(np.shape(target))}")
@@ -255,7 +255,7 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
     input = _float_input(op, "input", input)
     x, one = _rows(op, input)
     n, c = x.shape
-    t = _class_indices(op, target, n, c)
+    t = _class_indices(op, target)
     if t.shape != tuple(input.shape):
         raise ShapeError(f"{op}: expected a target of the input's shape {shape_str(input.shape)}, got "
                          f"{shape_str(t.shape)}")

@@ -351,6 +351,27 @@ def _axis_size_formula(n_in, k, s, p, d, ceil_mode, transposed=False, output_pad
     return f"{rnd}(({inner}) / {s}) + 1 = {value}", value
 
 
+def output_size_formula(size, kernel, stride=1, padding=0, dilation=1, ceil_mode=False):
+    """The output size of one axis of a convolution or pooling window, with its formula filled in
+    as :func:`explain` prints it.
+
+    Args:
+        size, kernel, stride, padding, dilation: the axis's input size and the layer's settings.
+        ceil_mode: round up instead of down (pooling).
+
+    Returns:
+        ``(text, value)``, e.g. ``("floor((28 + 2*2 - 5) / 2) + 1 = 14", 14)``. The value is the
+        formula's; PyTorch's pooling with ``ceil_mode`` drops a last window that would start in
+        the right padding, which the formula does not (``explain`` notes the difference).
+
+    Example::
+
+        >>> output_size_formula(28, 5, padding=2)
+        ('(28 + 2*2 - 5) + 1 = 28', 28)
+    """
+    return _axis_size_formula(size, kernel, stride, padding, dilation, bool(ceil_mode))
+
+
 def _join(parts):
     return "*".join(str(v) for v in parts)
 

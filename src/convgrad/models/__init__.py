@@ -13,6 +13,7 @@ from .adapt import MIN_INPUT_SIZE, build_for_data
 from .alexnet import AlexNet, alexnet
 from .autoencoder import ConvAutoencoder, conv_autoencoder
 from .base import MODEL_REGISTRY, ZooModel, register_model
+from .dcgan import DCGAN, dcgan
 from .fcn1d import FCN1d, fcn1d
 from .googlenet import GoogLeNet, GoogLeNetOutputs, googlenet, googlenet_loss
 from .lenet import LeNet5, lenet5
@@ -21,6 +22,7 @@ from .resnet import (BasicBlock, Bottleneck, ResNet, cifar_resnet, resnet18, res
                      resnet50, resnet56, resnet101, resnet152)
 from .resnet1d import ResNet1d, resnet1d
 from .vgg import VGG, vgg, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn
+from .vae import VAE, vae
 from .zfnet import ZFNet, zfnet
 
 register_model(lenet5)  # lenet5 records its own model_config; the registry needs it by name
@@ -46,7 +48,8 @@ __all__ = [
     "LeNet5", "lenet5", "AlexNet", "alexnet", "ZFNet", "zfnet", "NiN", "nin",
     "GoogLeNet", "GoogLeNetOutputs", "googlenet", "googlenet_loss",
     "VGG", "vgg", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn",
-    "ConvAutoencoder", "conv_autoencoder", "FCN1d", "fcn1d", "ResNet1d", "resnet1d", "build_for_data", "MIN_INPUT_SIZE",
+    "ConvAutoencoder", "conv_autoencoder", "VAE", "vae", "DCGAN", "dcgan",
+    "FCN1d", "fcn1d", "ResNet1d", "resnet1d", "build_for_data", "MIN_INPUT_SIZE",
     "ResNet", "BasicBlock", "Bottleneck", "cifar_resnet", "resnet18", "resnet34", "resnet50", "resnet101",
     "resnet152", "resnet20", "resnet32", "resnet44", "resnet56",
 ]

@@ -89,7 +89,16 @@ class ConvAutoencoder(ZooModel):
 
 
 @register_model
-def conv_autoencoder(in_channels=1, code_dim=16, input_size=28, widths=(32, 64), output_activation="sigmoid"):
-    """A convolutional autoencoder (MNIST-sized by default); see :class:`ConvAutoencoder`."""
+def conv_autoencoder(in_channels=1, code_dim=16, input_size=28, widths=(32, 64), output_activation="sigmoid",
+                     latent_dim=None):
+    """A convolutional autoencoder (MNIST-sized by default); see :class:`ConvAutoencoder`.
+
+    ``latent_dim`` is another name for ``code_dim`` (the name :func:`~convgrad.models.vae` and
+    :func:`~convgrad.models.dcgan` use); give one of them.
+    """
+    if latent_dim is not None:
+        if code_dim not in (16, latent_dim):
+            raise ArgumentError(f"conv_autoencoder: latent_dim={latent_dim} and code_dim={code_dim} disagree; give one")
+        code_dim = latent_dim
     return ConvAutoencoder(in_channels=in_channels, code_dim=code_dim, input_size=input_size, widths=tuple(widths),
                            output_activation=output_activation)

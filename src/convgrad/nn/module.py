@@ -219,7 +219,7 @@ class Module:
         return self
 
     def cuda(self, device=None):
-        device_mod.device("cuda" if device is None else device)  # raises: convgrad runs on the CPU
+        device_mod.check_device("cuda" if device is None else device, f"{type(self).__name__}.cuda")  # raises
         return self  # pragma: no cover
 
     # --- state ---------------------------------------------------------------------------------

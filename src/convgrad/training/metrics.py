@@ -1,4 +1,4 @@
-"""Metrics for classification: accuracy from logits, and a running mean for the progress bar."""
+"""Metrics: accuracy from logits, and running means over an epoch for the progress bar and records."""
 import numpy as np
 
 
@@ -16,15 +16,19 @@ def accuracy(logits, labels):
 
 
 class RunningStats:
-    """Sum of a per-sample loss and of correct predictions over an epoch, for means on the fly."""
+    """Sums over an epoch of per-sample means (the loss and any objective's numbers, weighted by
+    the batch size) and of correct predictions, for epoch means on the fly."""
 
-    def __init__(self, loss_sum=0.0, correct=0, seen=0):
+    def __init__(self, loss_sum=0.0, correct=0, seen=0, sums=None):
         self.loss_sum, self.correct, self.seen = float(loss_sum), int(correct), int(seen)
+        self.sums = {k: float(v) for k, v in (sums or {}).items()}
 
-    def update(self, mean_loss, correct, n):
+    def update(self, mean_loss, correct, n, **means):
         self.loss_sum += float(mean_loss) * n
         self.correct += int(correct)
         self.seen += int(n)
+        for key, value in means.items():
+            self.sums[key] = self.sums.get(key, 0.0) + float(value) * n
 
     @property
     def loss(self):
@@ -34,5 +38,9 @@ class RunningStats:
     def accuracy(self):
         return self.correct / self.seen if self.seen else float("nan")
 
+    def means(self):
+        """The epoch means of the objective's other numbers (``{"kl": ..., ...}``)."""
+        return {k: (v / self.seen if self.seen else float("nan")) for k, v in self.sums.items()}
+
     def state_dict(self):
-        return {"loss_sum": self.loss_sum, "correct": self.correct, "seen": self.seen}
+        return {"loss_sum": self.loss_sum, "correct": self.correct, "seen": self.seen, "sums": dict(self.sums)}
