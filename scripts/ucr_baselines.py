@@ -14,8 +14,6 @@ import os
 import sys
 import time
 
-import numpy as np
-
 import convgrad as cg
 from convgrad.data import DataLoader, open_data
 from convgrad.models import build_for_data

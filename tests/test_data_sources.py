@@ -7,8 +7,8 @@ import pytest
 from oracle import SHARED_DATA
 from PIL import Image
 
-from convgrad.data import (MNIST, MNIST_MEAN, MNIST_STD, DataLoader, EmptyClassError, digit_from_array, ImageError, ImageFolder,
-                           detect_kind, load_input, load_inputs, open_data, read_csv)
+from convgrad.data import (MNIST, MNIST_MEAN, MNIST_STD, DataLoader, EmptyClassError, ImageError, ImageFolder,
+                           detect_kind, digit_from_array, load_input, load_inputs, open_data, read_csv)
 from convgrad.errors import ArgumentError, ConvgradError, FileFormatError
 
 OPTDIGITS = os.path.join(SHARED_DATA, "uci_optdigits")
@@ -351,3 +351,14 @@ def test_load_input_reads_older_mnist_checkpoints_preprocessing(tmp_path, mnist_
     old = {"mean": [MNIST_MEAN], "std": [MNIST_STD], "input_size": [1, 28, 28], "dataset": "mnist"}
     np.testing.assert_array_equal(load_input(tmp_path / "d.png", old),
                                   load_input(tmp_path / "d.png", open_data().preprocessing))
+
+
+def test_load_inputs_for_csv_image_rows_and_pictures(tmp_path):
+    bundle = open_data(os.path.join(OPTDIGITS, "optdigits.tra"))
+    rows = open(os.path.join(OPTDIGITS, "optdigits.tes")).read().splitlines()[:3]
+    (tmp_path / "rows.csv").write_text("\n".join(rows) + "\n")  # with their label column: dropped
+    x = load_inputs(tmp_path / "rows.csv", bundle.preprocessing)
+    np.testing.assert_allclose(x, bundle.test.get_batch([0, 1, 2])[0], atol=1e-5)
+    raw = np.array([float(v) for v in rows[0].split(",")[:64]]).reshape(8, 8)
+    Image.fromarray((raw * 255 / 16).astype(np.uint8)).save(tmp_path / "digit.png")
+    np.testing.assert_allclose(load_input(tmp_path / "digit.png", bundle.preprocessing), bundle.test[0][0], atol=0.05)

@@ -75,7 +75,7 @@ def _pair(name, ref, classes, channels, seed=0):
 @pytest.mark.parametrize("name, ref, classes, channels, length", CASES)
 def test_parameter_count_equals_reference(name, ref, classes, channels, length):
     model, torch_model = _pair(name, ref, classes, channels)
-    assert sum(p.data.size for p in model.parameters()) == sum(p.numel() for p in torch_model.parameters())
+    assert sum(p.numel() for p in model.parameters()) == sum(p.numel() for p in torch_model.parameters())
 
 
 @pytest.mark.parametrize("name, ref, classes, channels, length", CASES)
@@ -119,7 +119,7 @@ def test_summary_and_onnx_round_trip(name, channels, length):
     ort = pytest.importorskip("onnxruntime")
     model = models.get_model(name, num_classes=4, in_channels=channels)
     s = cg.summary(model, (channels, length))
-    assert s.total_params == sum(p.data.size for p in model.parameters())
+    assert s.total_params == sum(p.numel() for p in model.parameters())
     rows = {r.name: r for r in s.layers}
     assert rows["fc"].output_shape == (1, 4)
     assert rows["block1.0" if name == "fcn1d" else "block1.conv1"].output_shape[1:] in ((128, length), (64, length))
@@ -141,6 +141,7 @@ def test_return_layers_and_any_length(name):
     assert list(acts) == ["block1", "block3", "gap", "output"]
     assert acts["gap"].shape == (2, 128, 1) and acts["output"].shape == (2, 3)
     assert model(cg.randn(1, 2, 7)).shape == (1, 3)  # GAP: any length
+    assert model.natural_input_size() == (2, 128)
     assert model.model_config == {"name": name, "kwargs": {"num_classes": 3, "in_channels": 2}}
 
 

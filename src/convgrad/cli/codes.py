@@ -109,14 +109,28 @@ def _positive(value, flag):
     return value
 
 
-def _embed_to(args, out, progress=True):
+def _embed_to(args, out, progress=True, sharded=False):
     from ..codes import embed_dataset
     from ..codes.collection import open_for_model
 
     _positive(args.batch_size, "--batch-size")
     loaded, dataset = open_for_model(args.checkpoint, args.data, args.split)
-    embed_dataset(loaded.model, dataset, out, batch_size=args.batch_size, progress=progress)
+    if sharded:  # under mpiexec -n N: the ranks share the batches, rank 0 writes (distributed/embed.py)
+        from ..distributed.embed import embed_dataset_sharded
+
+        embed_dataset_sharded(loaded.model, dataset, out, batch_size=args.batch_size, progress=progress)
+    else:
+        embed_dataset(loaded.model, dataset, out, batch_size=args.batch_size, progress=progress)
     return loaded, dataset
+
+
+def _mpi_world():
+    """The number of ranks of an ``mpiexec -n N`` job (MPI initialised when N > 1), else 1."""
+    from ..distributed import comm
+
+    if comm.launched_world_size() <= 1:
+        return 1
+    return comm.init()
 
 
 def _pixels(dataset, pre, batch=1000):
@@ -133,7 +147,20 @@ def _pixels(dataset, pre, batch=1000):
 def run_embed(args):
     from ..codes import knn_agreement_table, load_embeddings
 
-    loaded, dataset = _embed_to(args, args.out)
+    ranks = _mpi_world()
+    try:
+        loaded, dataset = _embed_to(args, args.out, sharded=ranks > 1)
+    except BaseException as exc:
+        if ranks > 1 and not isinstance(exc, SystemExit):  # a failing rank ends the whole job
+            from ..distributed import comm
+
+            comm.abort(f"convgrad embed: error: {' '.join(str(exc).split())}")
+        raise
+    if ranks > 1:
+        from ..distributed import comm
+
+        if not comm.is_main():
+            return 0
     embeddings, labels = load_embeddings(args.out)
     print(f"wrote {args.out}: {embeddings.shape[0]} embeddings of dimension {embeddings.shape[1]} "
           f"({loaded.name}, {args.split} split)")

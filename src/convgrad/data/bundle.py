@@ -35,7 +35,7 @@ import numpy as np
 from ..errors import ArgumentError, FileFormatError
 from .arrays import label_indices, read_csv, read_npz, sample_layout, square_side
 from .datasets import BUNDLED_DIR, ArrayDataset
-from .folders import ImageFolder, find_classes
+from .folders import IMAGE_EXTENSIONS, ImageFolder, find_classes
 from .images import digit_from_array, read_image
 from .mnist import MNIST_MEAN, MNIST_STD, DatasetNotFoundError, load_mnist_arrays
 from .timeseries import class_order, find_ts_files, read_ts, stack_series, znormalize
@@ -164,10 +164,6 @@ def _check_classes(class_names, train_targets, test_targets, test_name, notes):
     missing = [class_names[i] for i in range(len(class_names)) if i not in present]
     if missing:
         notes.append(f"classes {missing} have no training samples")
-
-
-def _join_count(n, word):
-    return f"{n:,} {word}"
 
 
 def _class_text(names, limit=6):
@@ -326,7 +322,8 @@ def _open_folder(path, opts):
     test = test if test_idx is None else test.subset(test_idx)
     _check_classes(full.classes, train.targets, test.targets, test_name, notes)
     mean, std = _image_stats(train, opts["seed"])
-    aug = [RandomAffine(degrees=10.0, translate=0.06 * min(full.image_size), scale=(0.9, 1.1))] if opts["augment"] else []
+    shift = 0.06 * min(full.image_size)  # pixels
+    aug = [RandomAffine(degrees=10.0, translate=shift, scale=(0.9, 1.1))] if opts["augment"] else []
     train.transform = Compose([ToTensor()] + aug + [Normalize(mean, std)])
     test.transform = Compose([ToTensor(), Normalize(mean, std)])
     h, w = full.image_size
@@ -541,9 +538,10 @@ def _open_ts(path, opts):
 def load_inputs(path, preprocessing):
     """Every sample in ``path`` prepared as the training data was: float32 ``(N, *input_size)``.
 
-    Images (one per file): ``input == "digit"`` (MNIST) uses the digit centring of
-    :func:`~convgrad.data.load_digit`; ``"image"`` reads any picture, converts it to the
-    recorded channels and does the plain resize + centre crop of image folders. Series: a ``.ts``
+    Pictures (one per file, told by the extension): ``input == "digit"`` (MNIST) uses the digit
+    centring of :func:`~convgrad.data.load_digit`; otherwise any picture is converted to the
+    recorded channels and gets the plain resize + centre crop of image folders. Rows (CSV/npz
+    data, also image-shaped, such as the 8x8 digits): a text file of values. Series: a ``.ts``
     file (all its series; labels may be absent) or a text/CSV file with one series or feature row
     per line (values separated by commas or spaces; a label column, if present, is dropped).
     A ``.npy`` file holds one sample ``input_size`` or a batch of them.
@@ -563,7 +561,7 @@ def load_inputs(path, preprocessing):
         raise DatasetNotFoundError(f"input file '{path}' does not exist")
     if path.lower().endswith(".npy"):
         x = _load_npy(path, size)
-    elif pre.get("input", "digit" if pre.get("dataset") == "mnist" else "image") in ("digit", "image"):
+    elif path.lower().endswith(IMAGE_EXTENSIONS) or pre.get("input", "digit") == "digit":
         x = _load_picture(path, pre, size)[None]
     else:
         x = _load_rows(path, pre, size)

@@ -62,6 +62,11 @@ class FCN1d(ZooModel):
         self.flatten = nn.Flatten()
         self.fc = nn.Linear(c3, num_classes)
 
+    def natural_input_size(self):
+        """``(in_channels, 128)``: any length works (global average pooling); 128 is a typical
+        UCR series length, used by ``summary`` when no input size is given."""
+        return (self.block1[0].in_channels, 128)
+
     def forward(self, x):
         x = self.block3(self.block2(self.block1(x)))
         return self.fc(self.flatten(self.gap(x)))
