@@ -211,3 +211,26 @@ def test_predict_answers_good_files_and_reports_each_bad_one(tmp_path, capsys):
     assert err.count("\n") == 2 and "missing.png" in err and "bad.png" in err
     code, out_again, err = _cli(["predict", ckpt, *good], capsys)  # the same answers without the bad files
     assert code == 0 and out_again == out and err == ""
+
+
+# -- the own-data issue: a folder of pictures of any size trains with the one command ----------------
+@pytest.mark.slow
+def test_a_two_class_picture_folder_trains_with_the_default_command(tmp_path, capsys):
+    from PIL import Image
+
+    from convgrad.data import MNIST
+
+    test = MNIST(train=False)
+    for digit, name in ((3, "three"), (8, "eight")):
+        (tmp_path / "pics" / name).mkdir(parents=True)
+        for k, i in enumerate(np.flatnonzero(test.targets == digit)[:100]):
+            picture = Image.fromarray(255 - test.data[i]).resize((64, 64), Image.BILINEAR).convert("RGB")
+            picture.save(tmp_path / "pics" / name / f"{k:03d}.{'jpg' if k % 2 else 'png'}")
+    code, out, err = _cli(["train", "--data", tmp_path / "pics", "--out", tmp_path / "run", "--epochs", "8",
+                           "--no-progress"], capsys)
+    assert code == 0, err
+    assert "image folder: 2 classes (eight, three)" in out and "32x32" in out  # LeNet-5's own input size
+    accuracy = float(out.split("validation accuracy: ")[1].split()[0])
+    assert accuracy >= 0.9
+    code, out, _ = _cli(["predict", tmp_path / "run" / "model.npz", tmp_path / "pics" / "three" / "001.jpg"], capsys)
+    assert code == 0 and ": three (probability" in out

@@ -99,6 +99,8 @@ def check_config(config):
         raise ArgumentError(f"train: unknown settings {sorted(unknown)}")
     given = {k: v for k, v in config.items() if v is not None and k != "out"}
     model = given.get("model") or _default_model(given)
+    if "model" not in given and "image_size" not in given and _is_image_folder(given):
+        given["image_size"] = 32  # the default LeNet-5 takes its paper's 32x32: pictures of any size fit it
     cfg = {**DEFAULTS, **MODEL_DEFAULTS.get(model, {}), **given, "model": model}
     for key in ("epochs", "batch_size", "checkpoint_every", "max_train", "max_test", "threads", "image_size",
                 "latent_dim", "log_every", "record_filters", "health_every"):
@@ -130,6 +132,20 @@ def check_config(config):
     if cfg["latent_dim"] is not None and cfg["model"] not in GENERATIVE:
         raise ArgumentError(f"train: --latent-dim applies to {', '.join(GENERATIVE)}, not {cfg['model']}")
     return cfg
+
+
+def _is_image_folder(given):
+    """Whether ``--data`` (or ``--data-kind``) names an image folder."""
+    if given.get("data_kind") is not None:
+        return given["data_kind"] == "image_folder"
+    if given.get("data") is None or not os.path.isdir(os.fspath(given["data"])):
+        return False
+    from ..data import detect_kind
+
+    try:
+        return detect_kind(os.fspath(given["data"])) == "image_folder"
+    except ValueError:  # not a kind it knows: open_data will say so
+        return False
 
 
 def _default_model(given):
