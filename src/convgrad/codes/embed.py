@@ -130,8 +130,6 @@ def embed_dataset(model, dataset, out, batch_size=DEFAULT_BATCH, progress=True):
     """
     from tqdm import tqdm
 
-    from ..io.checkpoint import atomic_write
-
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ArgumentError(f"embed_dataset: batch_size must be a positive integer, got {batch_size!r}")
     n = len(dataset)
@@ -157,14 +155,21 @@ def embed_dataset(model, dataset, out, batch_size=DEFAULT_BATCH, progress=True):
         embeddings.flush()
         labels.flush()
         del embeddings, labels  # close the maps before zipping their files
-
-        def write(f):
-            with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
-                zf.write(emb_path, "embeddings.npy")
-                zf.write(lab_path, "labels.npy")
-
-        atomic_write(out, write)
+        write_codes_file(out, emb_path, lab_path)
     return out
+
+
+def write_codes_file(out, embeddings_npy, labels_npy):
+    """Zip two ``.npy`` files (written as memory maps) into the codes file ``out``, atomically,
+    as an ``.npz`` with ``embeddings`` and ``labels`` (stored, not compressed: no second copy in RAM)."""
+    from ..io.checkpoint import atomic_write
+
+    def write(f):
+        with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+            zf.write(embeddings_npy, "embeddings.npy")
+            zf.write(labels_npy, "labels.npy")
+
+    atomic_write(out, write)
 
 
 def load_embeddings(path):

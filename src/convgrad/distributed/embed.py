@@ -13,7 +13,6 @@ stays at a batch or two per rank whatever the collection's size.
 import os
 import sys
 import tempfile
-import zipfile
 
 import numpy as np
 
@@ -82,7 +81,7 @@ def embed_dataset_sharded(model, dataset, out, batch_size=256, progress=True, co
 def _gather_and_write(model, dataset, out, batch_size, batches, progress, comm, encode_batch):
     from tqdm import tqdm
 
-    from ..io.checkpoint import atomic_write
+    from ..codes.embed import write_codes_file
 
     n, world = len(dataset), comm.Get_size()
     with tempfile.TemporaryDirectory(dir=os.path.dirname(os.path.abspath(out)) or None) as tmp:
@@ -113,11 +112,5 @@ def _gather_and_write(model, dataset, out, batch_size, batches, progress, comm, 
         embeddings.flush()
         labels_out.flush()
         del embeddings, labels_out  # close the maps before zipping their files
-
-        def write(f):
-            with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
-                zf.write(emb_path, "embeddings.npy")
-                zf.write(lab_path, "labels.npy")
-
-        atomic_write(out, write)
+        write_codes_file(out, emb_path, lab_path)
     return out
