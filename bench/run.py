@@ -578,8 +578,20 @@ every row. "Ratio of best runs" divides the fastest run of each: on a shared mac
 load-sensitive estimate of what each framework can do.
 {notes}
 """
+    text += _kept_sections()
     with open(RESULTS, "w") as f:
         f.write(text)
+
+
+def _kept_sections():
+    """The part of RESULTS.md another benchmark owns (bench/distributed.py's section, from its
+    marker to the end), kept when this page is rewritten."""
+    marker = "<!-- bench.distributed -->"
+    if not os.path.exists(RESULTS):
+        return ""
+    with open(RESULTS) as f:
+        old = f.read()
+    return "\n" + marker + old.split(marker, 1)[1] if marker in old else ""
 
 
 def main(argv=None):

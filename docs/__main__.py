@@ -11,6 +11,7 @@ MkDocs + mkdocstrings rather than Sphinx: the docstrings are Google-style Markdo
 no conf.py or reStructuredText.
 """
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -35,7 +36,12 @@ def _layout():
     if os.path.isdir(SOURCE):
         shutil.rmtree(SOURCE)
     shutil.copytree(DOCS, SOURCE, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
-    shutil.copy(os.path.join(ROOT, "README.md"), os.path.join(SOURCE, "index.md"))
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+        readme = f.read()
+    # the README links the tutorial scripts; in the site they are pages
+    readme = re.sub(r"\]\(tutorials/(\d\d_\w+)\.py\)", r"](tutorials/\1.md)", readme)
+    readme = readme.replace("](docs/", "](")  # docs/ is the site's root
+    _write(os.path.join(SOURCE, "index.md"), readme)
     guides = sorted(f for f in os.listdir(SOURCE) if f.endswith(".md") and f != "index.md")
     api = []
     for module in available_packages():
@@ -64,7 +70,7 @@ def _tutorial_page(name, code):
     if code.startswith('"""'):
         end = code.index('"""', 3)
         doc, body = code[3:end].strip(), code[end + 3:].lstrip()
-    return f"{doc}\n\nRun it: `python tutorials/{name}`\n\n```python\n{body}```\n"
+    return f"{doc}\n\n## The code\n\n```python\n{body}```\n"
 
 
 def _config(nav):
@@ -83,7 +89,10 @@ def _config(nav):
         "      handlers:",
         "        python:",
         "          paths: [src]",
-        "          options: {docstring_style: google, docstring_options: {warn_missing_types: false},",
+        # grouped names ("stride, padding: ...") are the house style, so no warning for them
+        "          options: {docstring_style: google,",
+        "                    docstring_options: {warn_missing_types: false, warn_unknown_params: false},",
+        f"                    extensions: [{json.dumps(os.path.join(DOCS, 'griffe_examples.py') + ':ExampleSections')}],",
         "                    show_source: false, members_order: source,",
         "                    show_root_heading: false, show_submodules: false, filters: ['!^_']}",
         "markdown_extensions: [admonition, toc, pymdownx.highlight, pymdownx.superfences]",
@@ -103,10 +112,19 @@ def build():
     nav = _layout()
     config = os.path.join(BUILD, "mkdocs.yml")
     _write(config, _config(nav))
-    result = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-f", config], cwd=ROOT)
-    if result.returncode == 0:
-        print(f"docs: built {SITE}/index.html")
-    return result.returncode
+    # not -q: mkdocs counts for --strict only the warnings its log level lets through
+    result = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-f", config], cwd=ROOT,
+                            capture_output=True, text=True)
+    problems = [line for line in (result.stdout + result.stderr).splitlines()
+                if not line.startswith("INFO") and line.strip()]
+    for line in problems:
+        print(line, file=sys.stderr)
+    if result.returncode != 0 or any(line.startswith(("WARNING", "ERROR")) for line in problems):
+        print(f"docs: the build failed ({sum(line.startswith('WARNING') for line in problems)} warnings)",
+              file=sys.stderr)
+        return result.returncode or 1
+    print(f"docs: built {SITE}/index.html")
+    return 0
 
 
 def coverage():

@@ -164,8 +164,8 @@ def test_gan_losses_match_torch():
     d_grads = torch.autograd.grad(d_loss, list(ref.discriminator.parameters()))
     g_loss = TF.binary_cross_entropy_with_logits(ref.disc(fake), ones)
     g_grads = torch.autograd.grad(g_loss, list(ref.generator.parameters()))
-    assert abs(seen["discriminator"][0] - float(d_loss)) < 1e-5
-    assert abs(seen["generator"][0] - float(g_loss)) < 1e-5
+    assert abs(seen["discriminator"][0] - d_loss.item()) < 1e-5
+    assert abs(seen["generator"][0] - g_loss.item()) < 1e-5
     for (name, _), g in zip(ref.discriminator.named_parameters(), d_grads):
         assert_close(seen["discriminator"][1][name], g.numpy(), 1e-3, name)
     for (name, _), g in zip(ref.generator.named_parameters(), g_grads):

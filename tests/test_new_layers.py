@@ -103,3 +103,47 @@ def test_parameter_list_and_dict_register_like_torch():
     loss.backward()
     np.testing.assert_array_equal(ours.ws[2].grad.numpy(), 4 * np.ones((2, 2)))
     np.testing.assert_array_equal(ours.extra["scale"].grad.numpy(), 2 * np.ones(3))
+
+
+def _sequence_model(lib):
+    """Embedding -> Conv1d over time (reflect-padded) -> RMSNorm -> Upsample -> log_softmax: a
+    small CTC recogniser built from this issue's layers, the same code for both frameworks."""
+    class Net(lib.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = lib.nn.Embedding(12, 6, padding_idx=0)
+            self.pad = lib.nn.ReflectionPad1d(1)
+            self.conv = lib.nn.Conv1d(6, 8, 3)
+            self.norm = lib.nn.RMSNorm(8)
+            self.up = lib.nn.Upsample(scale_factor=2, mode="linear", align_corners=False)
+            self.head = lib.nn.Linear(8, 5)
+
+        def forward(self, tokens):
+            h = self.conv(self.pad(self.emb(tokens).transpose(1, 2)))      # (N, 8, L)
+            h = self.up(self.norm(h.transpose(1, 2)).transpose(1, 2))      # (N, 8, 2L)
+            return self.head(h.transpose(1, 2)).log_softmax(2).transpose(0, 1)  # (2L, N, 5)
+    return Net()
+
+
+def test_a_model_of_the_new_layers_trains_like_torch():
+    torch.manual_seed(0)
+    ref = _sequence_model(torch).double()
+    ours = _sequence_model(cg).to(np.float64)
+    ours.load_state_dict({k: v.detach().numpy() for k, v in ref.state_dict().items()})
+    rng = np.random.default_rng(5)
+    tokens = rng.integers(0, 12, (3, 7))
+    targets, lengths = rng.integers(1, 5, (3, 4)), np.array([4, 3, 2])
+    c_opt, t_opt = cg.optim.Adadelta(ours.parameters(), lr=1.0), torch.optim.Adadelta(ref.parameters(), lr=1.0)
+    c_ctc, t_ctc = nn.CTCLoss(), torch.nn.CTCLoss()
+    losses = []
+    for _ in range(4):
+        c_loss = c_ctc(ours(cg.tensor(tokens)), cg.tensor(targets), [14] * 3, lengths)
+        t_loss = t_ctc(ref(torch.tensor(tokens)), torch.tensor(targets), torch.tensor([14] * 3), torch.tensor(lengths))
+        assert abs(c_loss.item() - t_loss.item()) < 1e-9
+        c_opt.zero_grad(), t_opt.zero_grad()
+        c_loss.backward(), t_loss.backward()
+        c_opt.step(), t_opt.step()
+        losses.append(c_loss.item())
+    for k, v in ref.state_dict().items():
+        np.testing.assert_allclose(ours.state_dict()[k], v.numpy(), rtol=1e-8, atol=1e-10, err_msg=k)
+    assert losses[-1] < losses[0]

@@ -183,3 +183,54 @@ def test_broken_pipe_prints_no_error():
     err = proc.stderr.read().decode()
     proc.wait(timeout=120)
     assert "Broken pipe" not in err and "Traceback" not in err and err == ""
+
+
+# -- 14. predict answers every good file and names each bad one ---------------------------------------
+def test_predict_answers_good_files_and_reports_each_bad_one(tmp_path, capsys):
+    from PIL import Image
+
+    from convgrad.data import MNIST
+
+    test = MNIST(train=False)
+    cg.manual_seed(0)
+    model = cg.models.lenet5()
+    ckpt = tmp_path / "m.npz"
+    cg.save(model, ckpt, preprocessing={"mean": [0.1307], "std": [0.3081], "input_size": [1, 28, 28],
+                                        "classes": [str(d) for d in range(10)]})
+    good = []
+    for i in range(2):
+        path = tmp_path / f"good{i}.png"
+        Image.fromarray(255 - test.data[i]).save(path)  # dark ink on white paper
+        good.append(path)
+    (tmp_path / "bad.png").write_bytes(b"not a picture")
+    files = [good[0], tmp_path / "missing.png", tmp_path / "bad.png", good[1]]
+    code, out, err = _cli(["predict", ckpt, *files], capsys)
+    lines = out.splitlines()
+    assert code == 1 and len(lines) == 2
+    assert lines[0].startswith(f"{good[0]}: ") and lines[1].startswith(f"{good[1]}: ")
+    assert err.count("\n") == 2 and "missing.png" in err and "bad.png" in err
+    code, out_again, err = _cli(["predict", ckpt, *good], capsys)  # the same answers without the bad files
+    assert code == 0 and out_again == out and err == ""
+
+
+# -- the own-data issue: a folder of pictures of any size trains with the one command ----------------
+@pytest.mark.slow
+def test_a_two_class_picture_folder_trains_with_the_default_command(tmp_path, capsys):
+    from PIL import Image
+
+    from convgrad.data import MNIST
+
+    test = MNIST(train=False)
+    for digit, name in ((3, "three"), (8, "eight")):
+        (tmp_path / "pics" / name).mkdir(parents=True)
+        for k, i in enumerate(np.flatnonzero(test.targets == digit)[:100]):
+            picture = Image.fromarray(255 - test.data[i]).resize((64, 64), Image.BILINEAR).convert("RGB")
+            picture.save(tmp_path / "pics" / name / f"{k:03d}.{'jpg' if k % 2 else 'png'}")
+    code, out, err = _cli(["train", "--data", tmp_path / "pics", "--out", tmp_path / "run", "--epochs", "8",
+                           "--no-progress"], capsys)
+    assert code == 0, err
+    assert "image folder: 2 classes (eight, three)" in out and "32x32" in out  # LeNet-5's own input size
+    accuracy = float(out.split("validation accuracy: ")[1].split()[0])
+    assert accuracy >= 0.9
+    code, out, _ = _cli(["predict", tmp_path / "run" / "model.npz", tmp_path / "pics" / "three" / "001.jpg"], capsys)
+    assert code == 0 and ": three (probability" in out

@@ -180,6 +180,10 @@ INPLACE = [
     ("zero_", lambda t, o: t.zero_(), lambda t, o: t.zero_()),
     ("masked_fill_", lambda t, o: t.masked_fill_(o > 0, 2.0), lambda t, o: t.masked_fill_(o > 0, 2.0)),
     ("copy_", lambda t, o: t.copy_(o * 3), lambda t, o: t.copy_(o * 3)),
+    ("scatter_", lambda t, o: t.scatter_(1, cg.tensor([[0, 2], [1, 3], [3, 0]]), o[:, :2]),
+     lambda t, o: t.scatter_(1, torch.tensor([[0, 2], [1, 3], [3, 0]]), o[:, :2])),
+    ("scatter_add_", lambda t, o: t.scatter_add_(0, cg.tensor([[0, 2, 2, 1]]), o[:1]),
+     lambda t, o: t.scatter_add_(0, torch.tensor([[0, 2, 2, 1]]), o[:1])),
 ]
 
 
@@ -198,10 +202,10 @@ def test_inplace_on_a_non_leaf_matches_torch(name, cg_op, torch_op, dtype):
 
 @pytest.mark.parametrize("name,cg_op,torch_op", INPLACE, ids=[c[0] for c in INPLACE])
 def test_inplace_on_a_leaf_that_requires_grad_raises_like_torch(name, cg_op, torch_op):
-    x, o = cg.randn(3, requires_grad=True), cg.randn(3)
-    t = torch.randn(3, requires_grad=True)
+    x, o = cg.randn(3, 4, requires_grad=True), cg.randn(3, 4)
+    t = torch.randn(3, 4, requires_grad=True)
     with pytest.raises(RuntimeError, match="leaf"):
-        torch_op(t, torch.randn(3))
+        torch_op(t, torch.randn(3, 4))
     with pytest.raises(RuntimeError, match="leaf"):
         cg_op(x, o)
     with cg.no_grad():  # allowed under no_grad, as in PyTorch
@@ -315,9 +319,14 @@ def test_cpu_device_everywhere_and_a_clear_error_for_accelerators():
     assert cg.tensor([1.0], device=device).device == device and cg.arange(3, device="cpu").shape == (3,)
     model = cg.nn.Linear(3, 2).to(device)
     assert model.to(cg.float64).weight.dtype == np.float64 and model.to("cpu", dtype=cg.float32) is model
-    for bad in ("cuda", "cuda:0", "mps", cg.device):
+    for bad in ("cuda", "cuda:0", "mps", cg.device("mps"), cg.device("cuda", 1)):
         with pytest.raises(DeviceError, match="CPU"):
-            x.to(bad) if bad is not cg.device else cg.device("mps")
+            x.to(bad)
+    # a CUDA device object can be made without CUDA, as in PyTorch (the tensors tutorial does)
+    assert cg.device("cuda").type == "cuda" and cg.device("cuda").index is None and cg.device("cuda:1").index == 1
+    assert not (cg.cuda.is_available() & (cg.device("cuda").index is not None))
+    with pytest.raises(DeviceError, match="device type"):
+        cg.device("gpu")
     with pytest.raises(DeviceError, match="CPU"):
         model.to("cuda")
     with pytest.raises(DeviceError, match="CPU"):
@@ -529,3 +538,33 @@ def test_nn_parallel_runs_the_module_on_the_cpu():
     assert list(wrapped.state_dict())[0].startswith("module.")
     with pytest.raises(DeviceError, match="CPU"):
         parallel.data_parallel(m, x, device_ids=[0, 1])
+
+
+def test_out_arguments_and_the_one_hot_idiom_match_torch():
+    a, b = RNG.standard_normal((3, 4)).astype(np.float32), RNG.standard_normal((4, 2)).astype(np.float32)
+    for fn in ("matmul", "mm"):
+        out, tout = cg.empty(3, 2), torch.empty(3, 2)
+        assert getattr(cg, fn)(cg.tensor(a), cg.tensor(b), out=out) is out
+        getattr(torch, fn)(torch.tensor(a), torch.tensor(b), out=tout)
+        np.testing.assert_allclose(out.numpy(), tout.numpy(), rtol=1e-6)
+    out = cg.zeros(3, 4)
+    cg.mul(cg.tensor(a), 2, out=out)
+    np.testing.assert_array_equal(out.numpy(), a * 2)
+    with pytest.raises(RuntimeError, match="out="):
+        cg.add(cg.tensor(a, requires_grad=True), 1, out=cg.zeros(3, 4))
+    for y in (0, 3, 9):  # transforms tutorial: Lambda(lambda y: zeros(10).scatter_(0, tensor(y), value=1))
+        ours = cg.zeros(10, dtype=cg.float).scatter_(0, cg.tensor(y), value=1)
+        theirs = torch.zeros(10, dtype=torch.float).scatter_(0, torch.tensor(y), value=1)
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+def test_shape_rules_of_the_new_ops_agree_with_their_forward():
+    from convgrad.functional import indexing, norms, sorting
+    x = cg.randn(3, 4, 5)
+    idx = np.zeros((2, 4, 5), np.int64)
+    assert indexing.Gather.output_shape(x.shape, 0, idx.shape) == tuple(cg.gather(x, 0, cg.tensor(idx)).shape)
+    assert indexing.Scatter.output_shape(x.shape) == tuple(cg.scatter(x, 0, cg.tensor(idx), 1.0).shape)
+    assert sorting.TakeAlong.output_shape(x.shape, 1, (3, 2, 5)) == tuple(cg.topk(x, 2, 1).values.shape)
+    assert sorting.CumSum.output_shape(x.shape, 2) == tuple(cg.cumsum(x, 2).shape)
+    for axes, keep in (((1,), False), ((0, 2), True), ((0, 1, 2), False)):
+        assert norms.Norm.output_shape(x.shape, 2.0, axes, keep) == tuple(x.norm(2, axes, keep).shape)

@@ -238,6 +238,7 @@ def metric_rows(run_dir):
     return [{k: v for k, v in r.items() if k not in ("seconds", "images_per_second")} for r in rows]
 
 
+@pytest.mark.slow
 def test_sigint_saves_a_resumable_checkpoint(tmp_path):
     """#14.10: Ctrl-C (SIGINT) or SIGTERM during `train` threw the work away; now the run stops after
     the current step, saves checkpoint.npz, says how to resume and exits 130; the resumed run ends

@@ -121,20 +121,25 @@ class Generator:
         self.rng = np.random.default_rng(self._seed)
 
     def manual_seed(self, seed):
+        """Seed the generator (an int); returns the generator, as PyTorch's does."""
         self._seed = int(seed)
         self.rng = np.random.default_rng(self._seed)
         return self
 
     def seed(self):
+        """Seed the generator from the operating system's entropy; return the new seed."""
         return self.manual_seed(int(np.random.SeedSequence().entropy % (2 ** 63)))._seed
 
     def initial_seed(self):
+        """The seed the generator was last seeded with."""
         return self._seed
 
     def get_state(self):
+        """The state of the underlying NumPy bit generator (a dict), for :meth:`set_state`."""
         return self.rng.bit_generator.state
 
     def set_state(self, state):
+        """Restore a state returned by :meth:`get_state`; returns the generator."""
         self.rng.bit_generator.state = state
         return self
 

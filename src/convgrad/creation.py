@@ -37,26 +37,66 @@ def from_numpy(array):
 
 
 def as_tensor(data, dtype=None, device=None, pin_memory=False):
+    """A tensor sharing memory with ``data`` where possible, like ``torch.as_tensor``.
+
+    Args:
+        data: a Tensor (returned as is when the dtype matches), array, list or number.
+        dtype: convert to this dtype (a copy).
+        device, pin_memory: accepted for PyTorch compatibility; only the CPU exists.
+
+    Example:
+        >>> import numpy as np, convgrad
+        >>> tuple(convgrad.as_tensor(np.arange(3.0)).shape)
+        (3,)
+    """
     check_device(device)
     return data if isinstance(data, Tensor) and dtype is None else Tensor(data, dtype=dtype)
 
 
 def zeros(*size, dtype=None, requires_grad=False, device=None, pin_memory=False):
+    """A tensor of zeros; ``size`` as separate ints or one tuple.
+
+    Args:
+        size: the shape, e.g. ``zeros(2, 3)`` or ``zeros((2, 3))``.
+        dtype: default: ``convgrad.get_default_dtype()`` (float32).
+        requires_grad: record operations on it for autodiff.
+        device, pin_memory: accepted for PyTorch compatibility (CPU only).
+
+    Example:
+        >>> import convgrad
+        >>> tuple(convgrad.zeros(2, 3).shape)
+        (2, 3)
+    """
     check_device(device)
     return Tensor(np.zeros(_size(size), _dtype(dtype)), requires_grad=requires_grad)
 
 
 def ones(*size, dtype=None, requires_grad=False, device=None, pin_memory=False):
+    """A tensor of ones; arguments as :func:`zeros`.
+
+    Example:
+        >>> import convgrad
+        >>> convgrad.ones(2).tolist()
+        [1.0, 1.0]
+    """
     check_device(device)
     return Tensor(np.ones(_size(size), _dtype(dtype)), requires_grad=requires_grad)
 
 
 def empty(*size, dtype=None, requires_grad=False, device=None, pin_memory=False):
+    """An uninitialised tensor of ``size`` (contents arbitrary); arguments as :func:`zeros`."""
     check_device(device)
     return Tensor(np.empty(_size(size), _dtype(dtype)), requires_grad=requires_grad)
 
 
 def full(size, fill_value, dtype=None, requires_grad=False, device=None, pin_memory=False):
+    """A tensor of ``size`` filled with ``fill_value``; other arguments as :func:`zeros`.
+
+    Example:
+        >>> import convgrad
+        >>> convgrad.full((2,), 7.0).tolist()
+        [7.0, 7.0]
+    """
     check_device(device)
     size = (size,) if isinstance(size, int) else tuple(size)
     if dtype is None and isinstance(fill_value, (bool, int)):
@@ -65,33 +105,41 @@ def full(size, fill_value, dtype=None, requires_grad=False, device=None, pin_mem
 
 
 def zeros_like(t, dtype=None, requires_grad=False, device=None, pin_memory=False):
+    """Zeros with the shape (and, unless ``dtype`` is given, the dtype) of tensor ``t``."""
     check_device(device)
     return Tensor(np.zeros(t.shape, t.dtype if dtype is None else dtype), requires_grad=requires_grad)
 
 
 def ones_like(t, dtype=None, requires_grad=False, device=None, pin_memory=False):
+    """Ones with the shape (and, unless ``dtype`` is given, the dtype) of tensor ``t``."""
     check_device(device)
     return Tensor(np.ones(t.shape, t.dtype if dtype is None else dtype), requires_grad=requires_grad)
 
 
 def randn(*size, dtype=None, requires_grad=False, device=None, pin_memory=False, generator=None):
+    """Samples of the standard normal distribution, drawn from convgrad's global generator
+    (``convgrad.manual_seed`` makes them reproducible); arguments as :func:`zeros`.
+    """
     check_device(device)
     data = backend.rng_of(generator).standard_normal(_size(size)).astype(_dtype(dtype))
     return Tensor(data, requires_grad=requires_grad)
 
 
 def rand(*size, dtype=None, requires_grad=False, device=None, pin_memory=False, generator=None):
+    """Uniform samples in [0, 1) from convgrad's global generator; arguments as :func:`zeros`."""
     check_device(device)
     data = backend.rng_of(generator).random(_size(size)).astype(_dtype(dtype))
     return Tensor(data, requires_grad=requires_grad)
 
 
 def randn_like(t, dtype=None, requires_grad=False, device=None, pin_memory=False):
+    """Standard normal samples with the shape (and dtype) of tensor ``t``."""
     check_device(device)
     return randn(*t.shape, dtype=t.dtype if dtype is None else dtype, requires_grad=requires_grad)
 
 
 def rand_like(t, dtype=None, requires_grad=False, device=None, pin_memory=False):
+    """Uniform [0, 1) samples with the shape (and dtype) of tensor ``t``."""
     check_device(device)
     return rand(*t.shape, dtype=t.dtype if dtype is None else dtype, requires_grad=requires_grad)
 
@@ -127,6 +175,15 @@ def randperm(n, dtype=np.int64, device=None, pin_memory=False, generator=None, r
 
 
 def arange(start, end=None, step=1, dtype=None, device=None, pin_memory=False, requires_grad=False):
+    """Values from ``start`` to ``end`` (excluded) in steps of ``step``; ``arange(n)`` is 0 .. n-1.
+
+    Integer arguments give int64, any float gives the default float dtype (as in PyTorch).
+
+    Example:
+        >>> import convgrad
+        >>> convgrad.arange(4).tolist()
+        [0, 1, 2, 3]
+    """
     check_device(device)
     if end is None:
         start, end = 0, start
@@ -139,6 +196,13 @@ def arange(start, end=None, step=1, dtype=None, device=None, pin_memory=False, r
 
 
 def linspace(start, end, steps, dtype=None, device=None, pin_memory=False, requires_grad=False):
+    """``steps`` evenly spaced values from ``start`` to ``end``, both included.
+
+    Example:
+        >>> import convgrad
+        >>> convgrad.linspace(0, 1, 3).tolist()
+        [0.0, 0.5, 1.0]
+    """
     check_device(device)
     return Tensor(np.linspace(start, end, steps).astype(_dtype(dtype)), requires_grad=requires_grad)
 

@@ -11,6 +11,9 @@ import numpy as np
 from .errors import ArgumentTypeError, DeviceError
 
 _CPU_NAMES = ("cpu",)
+# device types PyTorch knows: a device object of these can be made (as torch.device("cuda") can
+# without CUDA), but using one for a tensor or a module raises DeviceError
+_OTHER_NAMES = ("cuda", "mps", "xpu", "meta", "hip", "xla", "mtia", "npu", "ipu", "hpu", "vulkan", "privateuseone")
 
 
 class device:
@@ -20,8 +23,12 @@ class device:
         type: ``"cpu"`` (optionally ``"cpu:0"``), or another device object.
         index: accepted for the CPU and ignored.
 
+    ``device("cuda")`` can be made, as in PyTorch without CUDA, but tensors and modules refuse
+    it: ``x.to("cuda")``, ``zeros(2, device="cuda")`` or ``model.to(cuda_device)`` raise one
+    :class:`DeviceError` saying that convgrad runs on the CPU.
+
     Raises:
-        DeviceError: for ``"cuda"``, ``"mps"``, ``"xpu"`` ... (convgrad runs on the CPU).
+        DeviceError: for a device type PyTorch does not know either.
 
     Example:
         >>> convgrad.device("cpu")
@@ -34,15 +41,13 @@ class device:
         if isinstance(type, device):
             type, index = type.type, type.index
         if isinstance(type, int) and not isinstance(type, bool):
-            raise DeviceError(f"device {type}: a device index means a CUDA device; convgrad runs on the CPU only, "
-                              f"use 'cpu'")
+            type, index = "cuda", type  # torch.device(0) is CUDA device 0
         if not isinstance(type, str):
             raise ArgumentTypeError(f"device: expected a string such as 'cpu', got {type.__class__.__name__}")
         name, _, idx = type.partition(":")
-        if name not in _CPU_NAMES:
-            raise DeviceError(f"device '{type}' is not available: convgrad runs on the CPU only (NumPy); "
-                              f"use 'cpu' or drop .to(device)")
-        self.type = "cpu"
+        if name not in _CPU_NAMES + _OTHER_NAMES:
+            raise DeviceError(f"device '{type}': expected a device type such as 'cpu' (convgrad runs on the CPU)")
+        self.type = name
         self.index = int(idx) if idx else index
 
     def __eq__(self, other):
@@ -51,10 +56,11 @@ class device:
                 other = device(other)
             except (DeviceError, ArgumentTypeError):
                 return False
-        return isinstance(other, device) and other.type == self.type
+        return isinstance(other, device) and other.type == self.type and (
+            self.type == "cpu" or other.index == self.index)
 
     def __hash__(self):
-        return hash(self.type)
+        return hash((self.type, self.index if self.type != "cpu" else None))
 
     def __str__(self):
         return self.type if self.index is None else f"{self.type}:{self.index}"
@@ -76,7 +82,11 @@ def check_device(value, where="device"):
     """Accept None, "cpu" or a cpu :class:`device`; raise :class:`DeviceError` for anything else."""
     if value is None:
         return None
-    return device(value)
+    d = device(value)
+    if d.type != "cpu":
+        raise DeviceError(f"{where}: device '{d}' is not available: convgrad runs on the CPU only (NumPy); "
+                          f"use 'cpu' or drop .to(device)")
+    return d
 
 
 def _is_dtype(value):
@@ -107,8 +117,7 @@ def parse_to_args(where, args, kwargs, tensor_type):
         if isinstance(a, tensor_type):
             dtype = a.dtype
         elif isinstance(a, (str, device, int)):
-            if isinstance(a, str) and a not in ("cpu",) and not a.startswith(("cpu:", "cuda", "mps", "xpu", "meta",
-                                                                            "hip", "xla", "npu", "vulkan")):
+            if isinstance(a, str) and a.partition(":")[0] not in _CPU_NAMES + _OTHER_NAMES:
                 dtype = np.dtype(a)  # a dtype name such as "float64"
             else:
                 check_device(a, where)

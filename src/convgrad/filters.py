@@ -7,8 +7,8 @@ texture. Each function here returns the kernel(s) as float64 NumPy arrays, orien
 
     >>> horizontal, vertical = filters.sobel()
     >>> edge_layer = filters.as_conv2d([horizontal, vertical])   # fixed Conv2d(1, 2, 3)
-    >>> edges = edge_layer(images)                              # (N, 2, H-2, W-2)
-    >>> filters.init_conv2d_(model.conv1, filters.gabor_bank(7, sigma=2.0, lambd=4.0))
+    >>> edges = edge_layer(images)  # (N, 2, H-2, W-2)  # doctest: +SKIP
+    >>> filters.init_conv2d_(model.conv1, filters.gabor_bank(7, sigma=2.0, lambd=4.0))  # doctest: +SKIP
 
 Conventions: rows are y (growing downwards, as in images), columns x. A kernel that highlights
 *horizontal* edges responds to a change of intensity along y.

@@ -253,6 +253,8 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
+        """Run the function's ``forward`` on tensors and record a node in the graph for ``backward`` (as
+        ``torch.autograd.Function.apply``)."""
         grad_on = is_grad_enabled()
         raw = []
         needs = []
@@ -342,6 +344,7 @@ class Tensor:
     # --- gradient bookkeeping ------------------------------------------------------------------
     @property
     def requires_grad(self):
+        """Whether operations on this tensor are recorded for autodiff (settable on leaves)."""
         return self._requires_grad
 
     @requires_grad.setter
@@ -354,11 +357,13 @@ class Tensor:
         self._requires_grad = value
 
     def requires_grad_(self, requires_grad=True):
+        """Set ``requires_grad`` in place; returns ``self``."""
         self.requires_grad = requires_grad
         return self
 
     @property
     def is_leaf(self):
+        """True for tensors made by the user (not by a recorded operation): the ones ``backward`` fills ``.grad`` of."""
         return self._node is None
 
     @property
@@ -394,6 +399,23 @@ class Tensor:
         if self._hooks is None:
             self._hooks = []
         self._hooks.append(hook)
+        return hook
+
+    _post_hooks = None  # per-instance list set by register_post_accumulate_grad_hook (rarely used)
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(tensor)`` on this leaf as soon as its ``.grad`` holds the gradient of the
+        running backward pass (all contributions accumulated), while the rest of the backward
+        still runs: the moment data-parallel training starts averaging it (PyTorch's name).
+
+        Raises:
+            RuntimeError: the tensor is not a leaf that requires grad.
+        """
+        if not self.requires_grad or self._node is not None:
+            raise RuntimeError("post-accumulate-grad hooks can be registered on leaf tensors that require grad only")
+        if self._post_hooks is None:
+            self._post_hooks = []
+        self._post_hooks.append(hook)
         return hook
 
     def detach(self):
@@ -432,17 +454,21 @@ class Tensor:
     # --- shape and conversion ------------------------------------------------------------------
     @property
     def shape(self):
+        """The shape, a tuple-like :class:`Size` of ints."""
         return Size(self._data.shape)
 
     @property
     def dtype(self):
+        """The dtype, a NumPy dtype (``convgrad.float32 == np.float32``)."""
         return self._data.dtype
 
     @property
     def ndim(self):
+        """Number of dimensions."""
         return self._data.ndim
 
     def dim(self):
+        """Number of dimensions (``ndim``)."""
         return self._data.ndim
 
     def size(self, dim=None):
@@ -450,45 +476,57 @@ class Tensor:
         return Size(self._data.shape) if dim is None else self._data.shape[dim]
 
     def view_as(self, other):
+        """``self`` viewed with the shape of ``other``."""
         return self.view(other.shape)
 
     def reshape_as(self, other):
+        """``self`` reshaped to the shape of ``other``."""
         return self.reshape(other.shape)
 
     def expand_as(self, other):
+        """``self`` broadcast to the shape of ``other``."""
         return self.expand(other.shape)
 
     def element_size(self):
+        """Bytes per entry."""
         return self._data.itemsize
 
     def nelement(self):
+        """Number of entries (``numel``)."""
         return self._data.size
 
     @property
     def itemsize(self):
+        """Bytes per entry."""
         return self._data.itemsize
 
     @property
     def nbytes(self):
+        """Total bytes of the entries."""
         return self._data.nbytes
 
     # --- device: convgrad runs on the CPU ------------------------------------------------------
     @property
     def device(self):
+        """The device: always the CPU."""
         return device_mod.CPU
 
     @property
     def is_cuda(self):
+        """False: convgrad runs on the CPU only."""
         return False
 
     @property
     def is_cpu(self):
+        """True: convgrad runs on the CPU."""
         return True
 
     def get_device(self):
+        """-1, PyTorch's number for the CPU."""
         return -1
 
     def numel(self):
+        """Number of entries."""
         return self._data.size
 
     def __len__(self):
@@ -504,11 +542,13 @@ class Tensor:
         return self._data if dtype is None else self._data.astype(dtype, copy=False)
 
     def item(self):
+        """The value of a one-entry tensor as a Python number."""
         if self._data.size != 1:
             raise ArgumentError(f"item(): only one-element tensors convert to Python scalars, got shape {self.shape}")
         return self._data.reshape(()).item()
 
     def tolist(self):
+        """The values as (nested) Python lists of numbers."""
         return self._data.tolist()
 
     def __float__(self):
@@ -596,16 +636,20 @@ class Tensor:
         return out
 
     def cpu(self, memory_format=None):
+        """Returns ``self`` (the tensor is already on the CPU)."""
         return self
 
     def cuda(self, device=None, non_blocking=False, memory_format=None):
-        device_mod.device("cuda" if device is None else device)  # raises: convgrad runs on the CPU
+        """Raises DeviceError: convgrad runs on the CPU only."""
+        device_mod.check_device("cuda" if device is None else device, "Tensor.cuda")  # raises: CPU only
         return self  # pragma: no cover
 
     def pin_memory(self, device=None):
+        """Returns ``self`` (no GPU to pin memory for)."""
         return self
 
     def is_pinned(self, device=None):
+        """False (no pinned memory on a CPU-only library)."""
         return False
 
 
@@ -615,6 +659,7 @@ class Size(tuple):
     __slots__ = ()
 
     def numel(self):
+        """The number of elements of a tensor of this shape (the product of the sizes)."""
         n = 1
         for s in self:
             n *= s
@@ -633,10 +678,66 @@ def _accumulate(grads, key, g):
     grads[key] = g if prev is None else prev + g
 
 
+_backward_callbacks = []  # run once when the outermost backward pass ends (queue_callback)
+_backward_depth = [0]
+
+
+def queue_callback(fn):
+    """Call ``fn()`` once when the running backward pass has finished (PyTorch's
+    ``Variable._execution_engine.queue_callback``): data-parallel training waits there for the
+    gradient averages it started from post-accumulate-grad hooks. Outside a backward pass the
+    callback runs at the end of the next one."""
+    _backward_callbacks.append(fn)
+
+
 def run_backward(root, gradient, retain_graph=False):
-    """Reverse-mode sweep from ``root`` with an iterative depth-first topological sort."""
+    """Reverse-mode sweep from ``root``; then the queued callbacks (:func:`queue_callback`)."""
+    _backward_depth[0] += 1
+    try:
+        _sweep(root, gradient, retain_graph)
+        if _backward_depth[0] == 1:
+            while _backward_callbacks:
+                _backward_callbacks.pop(0)()
+    finally:
+        _backward_depth[0] -= 1
+        if _backward_depth[0] == 0:
+            _backward_callbacks.clear()
+
+
+def _run_hooks(t, g):
+    """``g`` after ``t``'s gradient hooks (a hook's non-None return value replaces it)."""
+    for hook in t._hooks:
+        out = hook(Tensor._wrap(g))
+        if out is not None:
+            g = np.asarray(out._data if isinstance(out, Tensor) else out, dtype=t._data.dtype)
+    return g
+
+
+def _store_grad(t, g):
+    if t.grad is None:
+        t.grad = Tensor._wrap(np.array(g, dtype=t._data.dtype, copy=True))
+    else:
+        t.grad = Tensor._wrap(t.grad._data + g)
+
+
+def _finish_leaf(t, g):
+    """Hooks, ``t.grad`` and then the post-accumulate-grad hooks of a leaf with its whole gradient."""
+    if t._hooks:
+        g = _run_hooks(t, g)
+    _store_grad(t, g)
+    for hook in t._post_hooks:
+        hook(t)
+
+
+def _sweep(root, gradient, retain_graph):
+    """Iterative depth-first topological sort, then the backward rules in reverse order.
+
+    Leaves with post-accumulate-grad hooks are finished as soon as the last operation using them
+    has passed its gradient back (``pending`` counts the graph edges into each), not when the
+    sweep reaches them, which in depth-first order is near the very end."""
     order = []
     visited = set()
+    pending = {}
     stack = [(root, False)]
     while stack:
         t, done = stack.pop()
@@ -650,25 +751,25 @@ def run_backward(root, gradient, retain_graph=False):
         node = t._node
         if node is not None:
             for p in node.inputs:
-                if p is not None and id(p) not in visited:
-                    stack.append((p, False))
+                if p is not None:
+                    if p._post_hooks and p._node is None:
+                        pending[id(p)] = pending.get(id(p), 0) + 1
+                    if id(p) not in visited:
+                        stack.append((p, False))
 
     grads = {id(root): gradient}
     for t in reversed(order):
         g = grads.pop(id(t), None)
         if g is None:
             continue
-        if t._hooks:
-            for hook in t._hooks:
-                out = hook(Tensor._wrap(g))
-                if out is not None:
-                    g = np.asarray(out._data if isinstance(out, Tensor) else out, dtype=t._data.dtype)
         node = t._node
+        if node is None and t._post_hooks:
+            _finish_leaf(t, g)
+            continue
+        if t._hooks:
+            g = _run_hooks(t, g)
         if node is None or t._retain:
-            if t.grad is None:
-                t.grad = Tensor._wrap(np.array(g, dtype=t._data.dtype, copy=True))
-            else:
-                t.grad = Tensor._wrap(t.grad._data + g)
+            _store_grad(t, g)
         if node is None:
             continue
         if node.versions:
@@ -683,13 +784,18 @@ def run_backward(root, gradient, retain_graph=False):
             for gi in in_grads:
                 _check_finite(gi, "backward", node.fn.__name__ + (f" in layer '{node.layer}'" if node.layer else ""))
         for inp, gi in zip(node.inputs, in_grads):
-            if inp is None or gi is None:
+            if inp is None:
                 continue
-            if gi.shape != inp._data.shape:
-                raise RuntimeError(f"{node.fn.__name__}.backward returned a gradient of shape {gi.shape} "
-                                   f"for an input of shape {inp._data.shape}")
-            if gi.dtype != inp._data.dtype:
-                gi = gi.astype(inp._data.dtype)
-            _accumulate(grads, id(inp), gi)
+            if gi is not None:
+                if gi.shape != inp._data.shape:
+                    raise RuntimeError(f"{node.fn.__name__}.backward returned a gradient of shape {gi.shape} "
+                                       f"for an input of shape {inp._data.shape}")
+                if gi.dtype != inp._data.dtype:
+                    gi = gi.astype(inp._data.dtype)
+                _accumulate(grads, id(inp), gi)
+            if pending and id(inp) in pending:
+                pending[id(inp)] -= 1
+                if pending[id(inp)] == 0 and id(inp) in grads:
+                    _finish_leaf(inp, grads.pop(id(inp)))
         if not retain_graph:
             node.ctx = None

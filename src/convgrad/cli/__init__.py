@@ -17,7 +17,7 @@ from ..tensor import AnomalyError
 from .common import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, Parser, UsageError, one_line
 
 # In the order `convgrad --help` lists them.
-VERB_MODULES = ("train", "use", "inspect", "visualize", "serve")
+VERB_MODULES = ("train", "use", "inspect", "visualize", "codes", "serve")
 
 
 def build_parser():

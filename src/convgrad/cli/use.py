@@ -1,5 +1,7 @@
 """``convgrad evaluate`` and ``convgrad predict``: use a trained model."""
-from .common import positive_int
+import sys
+
+from .common import EXIT_ERROR, positive_int
 
 
 def register(sub):
@@ -50,9 +52,13 @@ def run_evaluate(args):
 def run_predict(args):
     from ..training.runner import predict_files
 
-    for r in predict_files(args.checkpoint, args.images):
-        if "class" in r:
+    failed = 0
+    for r in predict_files(args.checkpoint, args.images, on_error="report"):
+        if "error" in r:  # every good file is still answered; each bad one is said on stderr
+            failed += 1
+            print(f"convgrad predict: error: {r['error']}", file=sys.stderr)
+        elif "class" in r:
             print(f"{r['path']}: {r['name']} (probability {r['probability']:.4f})")
         else:
             print(f"{r['path']}: reconstruction error {r['reconstruction_error']:.4f}")
-    return 0
+    return EXIT_ERROR if failed else 0

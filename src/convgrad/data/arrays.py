@@ -138,7 +138,7 @@ def label_indices(labels, source):
         values = arr.astype(np.float64)
         bad = values[(values != np.round(values)) | ~np.isfinite(values)]
         if bad.size:
-            raise FileFormatError(f"{source}: class labels must be integers, got {bad[0]!r} "
+            raise FileFormatError(f"{source}: class labels must be integers, got {float(bad[0]):g} "
                                   f"({bad.size} non-integral labels)")
         ints = values.astype(np.int64)
         classes = np.unique(ints)
@@ -188,7 +188,8 @@ def read_npz(path):
 def sample_layout(x, source, layout=None):
     """``(array (N, C, ...), "images" or "sequences")`` of ``x`` with the channel axis second.
 
-    ``(N, H, W)`` -> ``(N, 1, H, W)`` (``(N, C, L)`` sequences as is with ``layout="series"``); ``(N, H, W, C)`` with C in 1, 3, 4 (and ``x.shape[1]`` not
+    ``(N, H, W)`` -> ``(N, 1, H, W)`` (``(N, C, L)`` sequences as is with ``layout="series"``);
+    ``(N, H, W, C)`` with C in 1, 3, 4 (and ``x.shape[1]`` not
     1 or 3) -> channels first; ``(N, L)`` -> ``(N, 1, L)``; ``(N, C, L)`` and ``(N, C, H, W)`` as is.
     """
     if x.ndim == 2:

@@ -35,11 +35,11 @@ import numpy as np
 from ..errors import ArgumentError, FileFormatError
 from .arrays import label_indices, read_csv, read_npz, sample_layout, square_side
 from .datasets import BUNDLED_DIR, ArrayDataset
-from .folders import ImageFolder, find_classes
+from .folders import IMAGE_EXTENSIONS, ImageFolder, find_classes
 from .images import digit_from_array, read_image
 from .mnist import MNIST_MEAN, MNIST_STD, DatasetNotFoundError, load_mnist_arrays
 from .timeseries import class_order, find_ts_files, read_ts, stack_series, znormalize
-from .transforms import Compose, Normalize, RandomAffine, ToTensor
+from .transforms import Compose, Normalize, RandomAffine, ToTensor, Transform
 
 KINDS = ("idx", "image_folder", "npz", "csv", "ts")
 CSV_SUFFIXES = (".csv", ".tra", ".tes", ".txt", ".data", ".dat")
@@ -166,10 +166,6 @@ def _check_classes(class_names, train_targets, test_targets, test_name, notes):
         notes.append(f"classes {missing} have no training samples")
 
 
-def _join_count(n, word):
-    return f"{n:,} {word}"
-
-
 def _class_text(names, limit=6):
     shown = ", ".join(names[:limit]) + (", ..." if len(names) > limit else "")
     return f"{len(names)} classes ({shown})"
@@ -205,8 +201,8 @@ def open_data(path=None, kind=None, *, image_size=None, channels=None, val_split
 
     Example::
 
-        >>> b = open_data("/data/ucr/GunPoint")
-        >>> b.description
+        >>> b = open_data("/data/ucr/GunPoint")  # doctest: +SKIP
+        >>> b.description  # doctest: +SKIP
         'time series: 2 classes (1, 2), 50 train / 150 test series, length 150, 1 channel'
     """
     if kind is None:
@@ -226,12 +222,21 @@ def open_data(path=None, kind=None, *, image_size=None, channels=None, val_split
 def _open_idx(path, opts):
     root = BUNDLED_DIR if path is None else path
     notes = []
-    images, labels = load_mnist_arrays(root, train=True)
     try:
-        test_images, test_labels = load_mnist_arrays(root, train=False)
-        test_name = "test"
-    except DatasetNotFoundError:
+        images, labels = load_mnist_arrays(root, train=True)
+    except DatasetNotFoundError as missing:
+        try:  # only the t10k pair: train on part of it, validate on the rest
+            images, labels = load_mnist_arrays(root, train=False)
+        except DatasetNotFoundError:
+            raise missing from None
+        notes.append(f"'{root}' has no train-images file: the t10k images are split into train and validation")
         test_images = test_labels = None
+    else:
+        try:
+            test_images, test_labels = load_mnist_arrays(root, train=False)
+            test_name = "test"
+        except DatasetNotFoundError:
+            test_images = test_labels = None
     if test_images is not None and test_images.shape[1:] != images.shape[1:]:
         raise FileFormatError(f"'{root}': train images are {images.shape[1:]}, test images {test_images.shape[1:]}")
     split = None
@@ -311,15 +316,14 @@ def _open_folder(path, opts):
     if skipped:
         notes.append(f"skipped {len(skipped)} unreadable file(s): " + "; ".join(p for p, _ in skipped[:10])
                      + (" ..." if len(skipped) > 10 else ""))
-    for sub, limit, what in ((True, opts["max_train"], "train"), (False, opts["max_test"], "test")):
-        ds = train if sub else test
-        idx = _subset_indices(len(ds), limit, opts["seed"], what, notes)
-        if idx is not None:
-            ds = ds.subset(idx)
-            train, test = (ds, test) if sub else (train, ds)
+    train_idx = _subset_indices(len(train), opts["max_train"], opts["seed"], "train", notes)
+    train = train if train_idx is None else train.subset(train_idx)
+    test_idx = _subset_indices(len(test), opts["max_test"], opts["seed"], "test", notes)
+    test = test if test_idx is None else test.subset(test_idx)
     _check_classes(full.classes, train.targets, test.targets, test_name, notes)
     mean, std = _image_stats(train, opts["seed"])
-    aug = [RandomAffine(degrees=10.0, translate=0.06 * min(full.image_size), scale=(0.9, 1.1))] if opts["augment"] else []
+    shift = 0.06 * min(full.image_size)  # pixels
+    aug = [RandomAffine(degrees=10.0, translate=shift, scale=(0.9, 1.1))] if opts["augment"] else []
     train.transform = Compose([ToTensor()] + aug + [Normalize(mean, std)])
     test.transform = Compose([ToTensor(), Normalize(mean, std)])
     h, w = full.image_size
@@ -414,9 +418,10 @@ def _standardise(x, scale, mean, std):
     return ((x.astype(np.float64) * scale - mean.reshape(shape)) / std.reshape(shape)).astype(np.float32)
 
 
-class _AugmentStandardised:
-    """RandomAffine on already standardised images: outside pixels take each image's minimum
-    (the background level after standardisation) instead of 0."""
+class AugmentStandardised(Transform):
+    """RandomAffine (10 degrees, ``translate`` pixels, zoom 0.9..1.1) on already standardised
+    images: pixels from outside take each image's minimum (its background level after
+    standardisation) instead of 0."""
 
     def __init__(self, translate):
         self.affine = RandomAffine(degrees=10.0, translate=translate, scale=(0.9, 1.1))
@@ -425,14 +430,11 @@ class _AugmentStandardised:
         low = x.min(axis=(2, 3), keepdims=True)
         return self.affine(x - low, rng=rng) + low
 
+    def describe(self):
+        return {**self.affine.describe(), "name": "AugmentStandardised"}
+
 
 def _image_augment(width):
-    from .transforms import Transform
-
-    class AugmentStandardised(_AugmentStandardised, Transform):
-        def describe(self):
-            return {"name": "RandomAffine", **self.affine.describe()}
-
     return AugmentStandardised(max(1.0, 0.08 * width))
 
 
@@ -536,9 +538,10 @@ def _open_ts(path, opts):
 def load_inputs(path, preprocessing):
     """Every sample in ``path`` prepared as the training data was: float32 ``(N, *input_size)``.
 
-    Images (one per file): ``input == "digit"`` (MNIST) uses the digit centring of
-    :func:`~convgrad.data.load_digit`; ``"image"`` reads any picture, converts it to the
-    recorded channels and does the plain resize + centre crop of image folders. Series: a ``.ts``
+    Pictures (one per file, told by the extension): ``input == "digit"`` (MNIST) uses the digit
+    centring of :func:`~convgrad.data.load_digit`; otherwise any picture is converted to the
+    recorded channels and gets the plain resize + centre crop of image folders. Rows (CSV/npz
+    data, also image-shaped, such as the 8x8 digits): a text file of values. Series: a ``.ts``
     file (all its series; labels may be absent) or a text/CSV file with one series or feature row
     per line (values separated by commas or spaces; a label column, if present, is dropped).
     A ``.npy`` file holds one sample ``input_size`` or a batch of them.
@@ -558,7 +561,7 @@ def load_inputs(path, preprocessing):
         raise DatasetNotFoundError(f"input file '{path}' does not exist")
     if path.lower().endswith(".npy"):
         x = _load_npy(path, size)
-    elif pre.get("input", "digit" if pre.get("dataset") == "mnist" else "image") in ("digit", "image"):
+    elif path.lower().endswith(IMAGE_EXTENSIONS) or pre.get("input", "digit") == "digit":
         x = _load_picture(path, pre, size)[None]
     else:
         x = _load_rows(path, pre, size)
@@ -574,8 +577,8 @@ def load_input(path, preprocessing):
 
     Example::
 
-        >>> x = load_input("my_cat.jpg", checkpoint.preprocessing)
-        >>> logits = model(convgrad.from_numpy(x[None]))
+        >>> x = load_input("my_cat.jpg", checkpoint.preprocessing)  # doctest: +SKIP
+        >>> logits = model(convgrad.from_numpy(x[None]))  # doctest: +SKIP
     """
     batch = load_inputs(path, preprocessing)
     if len(batch) != 1:

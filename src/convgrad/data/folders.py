@@ -114,8 +114,8 @@ class ImageFolder:
 
     Example::
 
-        >>> ds = ImageFolder("pets", image_size=64, channels=3)
-        >>> images, labels = ds.get_batch(np.arange(8))   # float32 (8, 3, 64, 64), int64 (8,)
+        >>> ds = ImageFolder("pets", image_size=64, channels=3)  # doctest: +SKIP
+        >>> images, labels = ds.get_batch(np.arange(8))  # float32 (8, 3, 64, 64), int64 (8,)  # doctest: +SKIP
     """
 
     def __init__(self, root, image_size=None, channels=None, transform=None, classes=None, strict=False,
@@ -168,6 +168,7 @@ class ImageFolder:
 
     @property
     def input_shape(self):
+        """The shape of one image, ``(channels, height, width)``."""
         return (self.channels,) + tuple(self.image_size)
 
     def load(self, index):

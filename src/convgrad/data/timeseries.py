@@ -56,10 +56,12 @@ class TimeSeriesData:
 
     @property
     def channels(self):
+        """Number of channels (variables) per time step."""
         return self.series[0].shape[0] if self.series else 0
 
     @property
     def lengths(self):
+        """The length of each series before padding, ``(N,)`` ints."""
         return [s.shape[1] for s in self.series]
 
     def __len__(self):
@@ -113,8 +115,8 @@ def read_ts(path, labelled=True):
 
     Example::
 
-        >>> d = read_ts("GunPoint/GunPoint_TRAIN.ts")
-        >>> len(d), d.channels, d.lengths[0], d.class_labels
+        >>> d = read_ts("GunPoint/GunPoint_TRAIN.ts")  # doctest: +SKIP
+        >>> len(d), d.channels, d.lengths[0], d.class_labels  # doctest: +SKIP
         (50, 1, 150, ['1', '2'])
     """
     path = os.fspath(path)

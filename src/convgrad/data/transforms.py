@@ -37,6 +37,7 @@ class Transform:
         return f"{type(self).__name__}({args})"
 
     def describe(self):
+        """A JSON-able description of the transform (stored in checkpoints' preprocessing)."""
         return {"name": type(self).__name__}
 
 
@@ -55,6 +56,7 @@ class Compose(Transform):
         return "Compose([" + ", ".join(repr(t) for t in self.transforms) + "])"
 
     def describe(self):
+        """A JSON-able description of the whole pipeline (a list of its steps)."""
         return {"name": "Compose", "transforms": [t.describe() for t in self.transforms if isinstance(t, Transform)]}
 
 
@@ -109,6 +111,7 @@ class Normalize(Transform):
         return (x - mean) * inv_std
 
     def describe(self):
+        """A JSON-able description: ``{"name": "normalize", "mean", "std"}``."""
         return {"name": "Normalize", "mean": self.mean.tolist(), "std": self.std.tolist()}
 
 
@@ -154,6 +157,7 @@ class RandomAffine(Transform):
         return _bilinear(x, src_y, src_x, self.fill)
 
     def describe(self):
+        """A JSON-able description of the augmentation's ranges."""
         return {"name": "RandomAffine", "degrees": self.degrees, "translate": self.translate,
                 "scale": None if self.scale is None else list(self.scale), "fill": self.fill}
 

@@ -478,6 +478,7 @@ def relu6(input, inplace=False):
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
+    """Leaky ReLU: ``x`` where ``x > 0``, else ``negative_slope * x``. Shape: any."""
     _check_tensor("leaky_relu", input)
     slope = _finite_number("leaky_relu", "negative_slope", negative_slope)
     return LeakyReLU.apply(input, negative_slope=slope)
@@ -498,6 +499,7 @@ def prelu(input, weight):
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    """Hard tanh: ``x`` clamped to ``[min_val, max_val]``. Shape: any."""
     _check_tensor("hardtanh", input)
     min_val = _finite_number("hardtanh", "min_val", min_val)
     max_val = _finite_number("hardtanh", "max_val", max_val)
@@ -508,16 +510,19 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
 
 
 def hardsigmoid(input, inplace=False):
+    """Hard sigmoid: ``relu6(x + 3) / 6``, a piecewise-linear sigmoid. Shape: any."""
     _check_tensor("hardsigmoid", input)
     return Hardsigmoid.apply(input)
 
 
 def hardswish(input, inplace=False):
+    """Hard swish: ``x * relu6(x + 3) / 6`` (MobileNetV3). Shape: any."""
     _check_tensor("hardswish", input)
     return Hardswish.apply(input)
 
 
 def elu(input, alpha=1.0, inplace=False):
+    """ELU: ``x`` where ``x > 0``, else ``alpha * (exp(x) - 1)``. Shape: any."""
     _check_tensor("elu", input)
     return ELU.apply(input, alpha=_finite_number("elu", "alpha", alpha))
 
@@ -546,16 +551,19 @@ def gelu(input, approximate="none"):
 
 
 def silu(input, inplace=False):
+    """SiLU (swish): ``x * sigmoid(x)``. Shape: any."""
     _check_tensor("silu", input)
     return SiLU.apply(input)
 
 
 def mish(input, inplace=False):
+    """Mish: ``x * tanh(softplus(x))``. Shape: any."""
     _check_tensor("mish", input)
     return Mish.apply(input)
 
 
 def softplus(input, beta=1.0, threshold=20.0):
+    """Softplus: ``log(1 + exp(beta * x)) / beta``; linear where ``beta * x > threshold``. Shape: any."""
     _check_tensor("softplus", input)
     beta = _finite_number("softplus", "beta", beta)
     if beta == 0:
@@ -564,21 +572,37 @@ def softplus(input, beta=1.0, threshold=20.0):
 
 
 def softsign(input):
+    """Softsign: ``x / (1 + |x|)``. Shape: any."""
     _check_tensor("softsign", input)
     return Softsign.apply(input)
 
 
 def tanh(input):
+    """Hyperbolic tangent, element-wise; the gradient is ``1 - tanh(x)**2``.
+
+    Example:
+        >>> import convgrad
+        >>> convgrad.tanh(convgrad.zeros(2)).tolist()
+        [0.0, 0.0]
+    """
     _check_tensor("tanh", input)
     return Tanh.apply(input)
 
 
 def sigmoid(input):
+    """The logistic sigmoid ``1 / (1 + exp(-x))``, element-wise (computed without overflow).
+
+    Example:
+        >>> import convgrad
+        >>> convgrad.sigmoid(convgrad.zeros(1)).tolist()
+        [0.5]
+    """
     _check_tensor("sigmoid", input)
     return Sigmoid.apply(input)
 
 
 def logsigmoid(input):
+    """``log(sigmoid(x))``, computed stably for large ``|x|``. Shape: any."""
     _check_tensor("logsigmoid", input)
     return LogSigmoid.apply(input)
 
@@ -598,16 +622,19 @@ def _lambd(op, lambd):
 
 
 def hardshrink(input, lambd=0.5):
+    """Hard shrinkage: ``x`` where ``|x| > lambd``, else 0. Shape: any."""
     _check_tensor("hardshrink", input)
     return Shrink.apply(input, lambd=_lambd("hardshrink", lambd), soft=False)
 
 
 def softshrink(input, lambd=0.5):
+    """Soft shrinkage: ``x - lambd * sign(x)`` where ``|x| > lambd``, else 0. Shape: any."""
     _check_tensor("softshrink", input)
     return Shrink.apply(input, lambd=_lambd("softshrink", lambd), soft=True)
 
 
 def tanhshrink(input):
+    """``x - tanh(x)``. Shape: any."""
     _check_tensor("tanhshrink", input)
     return Tanhshrink.apply(input)
 
@@ -649,12 +676,26 @@ def _softmax_like(op, fn, input, dim, dtype):
 
 
 def softmax(input, dim=None, _stacklevel=3, dtype=None):
+    """Softmax along ``dim``: ``exp(x) / sum(exp(x))``, shifted by the maximum for stability.
+
+    Args:
+        input: a tensor.
+        dim: the axis whose entries sum to 1 (PyTorch's legacy choice when None).
+        dtype: compute in this dtype.
+
+    Example:
+        >>> import convgrad
+        >>> convgrad.softmax(convgrad.zeros(1, 4), dim=1).tolist()
+        [[0.25, 0.25, 0.25, 0.25]]
+    """
     return _softmax_like("softmax", Softmax, input, dim, dtype)
 
 
 def softmin(input, dim=None, _stacklevel=3, dtype=None):
+    """Softmin along ``dim``: ``softmax(-x, dim)``."""
     return _softmax_like("softmin", Softmin, input, dim, dtype)
 
 
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
+    """``log(softmax(x, dim))`` computed stably (log-sum-exp); what ``nll_loss`` expects."""
     return _softmax_like("log_softmax", LogSoftmax, input, dim, dtype)

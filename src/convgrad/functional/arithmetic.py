@@ -7,6 +7,7 @@ import numpy as np
 
 from ..kernels.broadcast import sum_to_shape
 from ..tensor import Function, Tensor
+from ..errors import ArgumentTypeError
 from ._util import ShapeError, scalar_or_tensor
 
 
@@ -126,6 +127,24 @@ class MatMul(Function):
         return ga, gb
 
 
+def into(out, result, op):
+    """PyTorch's ``out=``: write ``result`` into the tensor ``out`` (reshaped if its shape differs)
+    and return ``out``. Not differentiable, as in PyTorch."""
+    if out is None:
+        return result
+    if not isinstance(out, Tensor):
+        raise ArgumentTypeError(f"{op}: out must be a Tensor, got {type(out).__name__}")
+    if result.requires_grad:
+        raise RuntimeError(f"{op}(): functions with out=... arguments don't support automatic differentiation, "
+                           f"but one of the arguments requires grad")
+    if out.shape == result.shape:
+        np.copyto(out._data, result._data, casting="same_kind")
+    else:
+        out._data = result._data.astype(out.dtype, copy=True)
+    out._version[0] += 1
+    return out
+
+
 def _broadcast(fn, op, a, b):
     """``fn.apply(a, b)``; NumPy's broadcasting failure becomes a ShapeError naming both shapes."""
     try:
@@ -142,37 +161,63 @@ def _broadcast(fn, op, a, b):
         raise
 
 
-def add(input, other, alpha=1):
+def add(input, other, alpha=1, out=None):
+    """``input + alpha * other``, broadcasting; ``other`` may be a number; ``out=`` receives the result.
+
+    Example:
+        >>> import convgrad
+        >>> convgrad.add(convgrad.ones(2), convgrad.ones(2), alpha=2).tolist()
+        [3.0, 3.0]
+    """
     other = scalar_or_tensor(other)
     if alpha != 1:
         other = mul(other, alpha)
-    return _broadcast(Add, "add", scalar_or_tensor(input), other)
+    return into(out, _broadcast(Add, "add", scalar_or_tensor(input), other), "add")
 
 
-def sub(input, other, alpha=1):
+def sub(input, other, alpha=1, out=None):
+    """``input - alpha * other``, broadcasting; ``other`` may be a number; ``out=`` receives the result."""
     other = scalar_or_tensor(other)
     if alpha != 1:
         other = mul(other, alpha)
-    return _broadcast(Sub, "sub", scalar_or_tensor(input), other)
+    return into(out, _broadcast(Sub, "sub", scalar_or_tensor(input), other), "sub")
 
 
-def mul(input, other):
-    return _broadcast(Mul, "mul", scalar_or_tensor(input), scalar_or_tensor(other))
+def mul(input, other, out=None):
+    """Element-wise product ``input * other``, broadcasting; ``out=`` receives the result."""
+    return into(out, _broadcast(Mul, "mul", scalar_or_tensor(input), scalar_or_tensor(other)), "mul")
 
 
-def div(input, other):
-    return _broadcast(Div, "div", scalar_or_tensor(input), scalar_or_tensor(other))
+def div(input, other, out=None):
+    """Element-wise true division ``input / other``, broadcasting; ``out=`` receives the result."""
+    return into(out, _broadcast(Div, "div", scalar_or_tensor(input), scalar_or_tensor(other)), "div")
 
 
 def neg(input):
+    """``-input``."""
     return Neg.apply(input)
 
 
 def pow(input, exponent):
+    """``input ** exponent`` element-wise (``exponent`` a number or a tensor)."""
     return Pow.apply(scalar_or_tensor(input), scalar_or_tensor(exponent))
 
 
-def matmul(input, other):
+def matmul(input, other, out=None):
+    """Matrix product with NumPy's/PyTorch's rules: vectors, matrices, batches of matrices (broadcast).
+
+    ``out=`` receives the result, as in PyTorch.
+
+    Shape:
+        ``(..., n, k) @ (..., k, m) -> (..., n, m)``; a 1-D operand is a vector.
+
+    Example:
+        >>> import convgrad
+        >>> tuple(convgrad.matmul(convgrad.ones(2, 3), convgrad.ones(3, 4)).shape)
+        (2, 4)
+    """
+    if out is not None:
+        return into(out, matmul(input, other), "matmul")
     a, b = scalar_or_tensor(input), scalar_or_tensor(other)
     sa, sb = np.shape(a._data if isinstance(a, Tensor) else a), np.shape(b._data if isinstance(b, Tensor) else b)
     if not sa or not sb:
@@ -183,19 +228,19 @@ def matmul(input, other):
     return MatMul.apply(a, b)
 
 
-def mm(input, mat2):
+def mm(input, mat2, out=None):
     """Product of two matrices (2-D only, as ``torch.mm``); see :func:`matmul` for the general case."""
     for name, t in (("input", input), ("mat2", mat2)):
         if not isinstance(t, Tensor) or t.ndim != 2:
             raise ShapeError(f"mm: {name} must be a 2-D tensor, got "
                              f"{'shape ' + str(tuple(t.shape)) if isinstance(t, Tensor) else type(t).__name__}")
-    return matmul(input, mat2)
+    return matmul(input, mat2, out=out)
 
 
-def bmm(input, mat2):
+def bmm(input, mat2, out=None):
     """Batched product of ``(b, n, m)`` and ``(b, m, p)`` tensors (``torch.bmm``)."""
     for name, t in (("input", input), ("mat2", mat2)):
         if not isinstance(t, Tensor) or t.ndim != 3:
             raise ShapeError(f"bmm: {name} must be a 3-D tensor, got "
                              f"{'shape ' + str(tuple(t.shape)) if isinstance(t, Tensor) else type(t).__name__}")
-    return matmul(input, mat2)
+    return matmul(input, mat2, out=out)

@@ -34,22 +34,33 @@ logical_xor = _compare(np.logical_xor, "logical_xor")
 
 
 def logical_not(input):
+    """Element-wise logical NOT (a bool tensor)."""
     return Tensor._wrap(np.logical_not(_raw(input)))
 
 
 def isnan(input):
+    """Element-wise ``x != x``: True where the value is NaN."""
     return Tensor._wrap(np.isnan(_raw(input)))
 
 
 def isinf(input):
+    """True where the value is +inf or -inf."""
     return Tensor._wrap(np.isinf(_raw(input)))
 
 
 def isfinite(input):
+    """True where the value is neither NaN nor infinite."""
     return Tensor._wrap(np.isfinite(_raw(input)))
 
 
 def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """True when ``|input - other| <= atol + rtol * |other|`` everywhere (a Python bool).
+
+    Example:
+        >>> import convgrad
+        >>> convgrad.allclose(convgrad.ones(2), convgrad.ones(2) + 1e-9)
+        True
+    """
     return bool(np.allclose(_raw(input), _raw(other), rtol=rtol, atol=atol, equal_nan=equal_nan))
 
 
@@ -88,6 +99,7 @@ def all(input, dim=None, keepdim=False):  # noqa: A001
 
 
 def count_nonzero(input, dim=None):
+    """Number of non-zero entries, over all of ``input`` or along ``dim`` (int64)."""
     return Tensor._wrap(np.asarray(np.count_nonzero(_raw(input), axis=dim), dtype=np.int64))
 
 

@@ -51,7 +51,7 @@ def convolve2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups
 
     Example::
 
-        >>> F.convolve2d(x, w)  # == F.conv2d(x, w.flip((2, 3)))
+        >>> F.convolve2d(x, w)  # == F.conv2d(x, w.flip((2, 3)))  # doctest: +SKIP
     """
     return conv2d(input, _flipped(weight, 2, "convolve2d"), bias, stride, padding, dilation, groups)
 

@@ -120,30 +120,43 @@ class Cast(Function):
 
 
 def exp(input):
+    """Element-wise ``e ** x``."""
     return Exp.apply(input)
 
 
 def log(input):
+    """Element-wise natural logarithm (``-inf`` at 0, NaN below)."""
     return Log.apply(input)
 
 
 def sqrt(input):
+    """Element-wise square root."""
     return Sqrt.apply(input)
 
 
 def abs(input):
+    """Element-wise absolute value (gradient 0 at 0, as in PyTorch)."""
     return Abs.apply(input)
 
 
 def sin(input):
+    """Element-wise sine."""
     return Sin.apply(input)
 
 
 def cos(input):
+    """Element-wise cosine."""
     return Cos.apply(input)
 
 
 def clamp(input, min=None, max=None):
+    """Clamp every value into ``[min, max]`` (either bound may be None); the gradient is 1 inside, 0 outside.
+
+    Example:
+        >>> import convgrad
+        >>> convgrad.clamp(convgrad.tensor([-2.0, 0.5, 3.0]), min=0.0, max=1.0).tolist()
+        [0.0, 0.5, 1.0]
+    """
     return Clamp.apply(input, min=min, max=max)
 
 
@@ -176,18 +189,22 @@ class Maximum(Function):
 
 
 def maximum(input, other):
+    """Element-wise maximum of two tensors or numbers (broadcasting)."""
     return Maximum.apply(scalar_or_tensor(input), scalar_or_tensor(other), take_max=True)
 
 
 def minimum(input, other):
+    """Element-wise minimum of two tensors (broadcasting)."""
     return Maximum.apply(scalar_or_tensor(input), scalar_or_tensor(other), take_max=False)
 
 
 def sign(input):
+    """-1, 0 or 1 by the sign of each value (gradient 0)."""
     return Tensor._wrap(np.sign(input._data))
 
 
 def cast(input, dtype):
+    """``input`` converted to ``dtype`` (differentiable between float dtypes)."""
     dtype = np.dtype(dtype)
     if input.dtype == dtype:
         return input
@@ -205,6 +222,10 @@ class Log1p(Function):
         return np.log1p(a)
 
     @staticmethod
+    def output_shape(shape):
+        return tuple(shape)
+
+    @staticmethod
     def backward(ctx, grad):
         return grad / (1 + ctx.a)
 
@@ -217,6 +238,10 @@ class Expm1(Function):
         out = np.expm1(a)
         ctx.out = out
         return out
+
+    @staticmethod
+    def output_shape(shape):
+        return tuple(shape)
 
     @staticmethod
     def backward(ctx, grad):

@@ -74,7 +74,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
     Example:
         >>> table = convgrad.randn(10, 3, requires_grad=True)
         >>> convgrad.nn.functional.embedding(convgrad.tensor([[1, 2], [4, 9]]), table).shape
-        (2, 2, 3)
+        convgrad.Size([2, 2, 3])
     """
     idx = input._data if isinstance(input, Tensor) else np.asarray(input)
     if idx.dtype.kind not in "iu":

@@ -22,6 +22,11 @@ def _dim(dim, ndim, op):
     return dim % max(ndim, 1)
 
 
+def _as_rank(idx, ndim):
+    """PyTorch counts a 0-d index as 1-d against a 0-d or 1-d input."""
+    return idx.reshape(1) if idx.ndim == 0 and ndim <= 1 else idx
+
+
 def _grid(index, dim):
     """Advanced-index tuple that puts ``index`` along ``dim`` and the identity elsewhere."""
     grid = list(np.indices(index.shape, sparse=True))
@@ -79,6 +84,10 @@ class Scatter(Function):
         return out
 
     @staticmethod
+    def output_shape(shape, *args, **kwargs):
+        return tuple(shape)
+
+    @staticmethod
     def backward(ctx, grad):
         na, _, _, ns = ctx.needs_input_grad
         ga = gs = None
@@ -98,6 +107,10 @@ class MaskedFill(Function):
     def forward(ctx, a, mask, value):
         ctx.mask, ctx.shape, ctx.value_shape = mask, a.shape, np.shape(value)
         return np.where(mask, np.asarray(value, a.dtype), a)
+
+    @staticmethod
+    def output_shape(shape, *args, **kwargs):
+        return tuple(shape)
 
     @staticmethod
     def backward(ctx, grad):
@@ -127,14 +140,19 @@ def gather(input, dim, index, sparse_grad=False):
         tensor([[1., 1.], [4., 3.]])
     """
     idx = index._data if isinstance(index, Tensor) else np.asarray(index)
+    zero_d = idx.ndim == 0
+    idx = _as_rank(idx, input.ndim)
     dim = _dim(dim, input.ndim, "gather")
     _check_index("gather", input.shape, idx, dim)
-    return Gather.apply(input, dim, idx)
+    out = Gather.apply(input, dim, idx)
+    return out.reshape(()) if zero_d else out
 
 
 def _scatter(op, input, dim, index, src, add):
-    idx = index._data if isinstance(index, Tensor) else np.asarray(index)
+    idx = _as_rank(index._data if isinstance(index, Tensor) else np.asarray(index), input.ndim)
     dim = _dim(dim, input.ndim, op)
+    if isinstance(src, Tensor) and src.ndim == 0 and input.ndim <= 1:
+        src = src.reshape(1)
     if isinstance(src, numbers.Number) and not isinstance(src, bool) and add:
         src = Tensor(np.full(idx.shape, src, input.dtype))
     src = scalar_or_tensor(src)
@@ -203,9 +221,14 @@ def nonzero(input, as_tuple=False):
     return Tensor._wrap(np.stack(idx, axis=1).astype(np.int64) if idx else np.zeros((0, 0), np.int64))
 
 
+def _where_method(self, condition, other):
+    """``self`` where ``condition`` is True, else ``other`` (the method form of ``convgrad.where``)."""
+    return el.where(condition, self, other)
+
+
 _METHODS = {
     "gather": gather, "scatter": scatter, "scatter_add": scatter_add, "masked_fill": masked_fill,
-    "where": lambda self, condition, other: el.where(condition, self, other), "nonzero": nonzero,
+    "where": _where_method, "nonzero": nonzero,
 }
 
 for _name, _fn in _METHODS.items():

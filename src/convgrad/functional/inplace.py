@@ -29,7 +29,7 @@ from ..tensor import Function, Tensor, is_grad_enabled, no_grad
 from . import arithmetic as ar, elementwise as el
 from ..errors import ArgumentTypeError
 from ._util import scalar_or_tensor
-from .indexing import masked_fill
+from .indexing import masked_fill, scatter, scatter_add
 
 
 class Overwrite(Function):
@@ -39,6 +39,10 @@ class Overwrite(Function):
     def forward(ctx, a, values):
         ctx.shape, ctx.dtype = a.shape, a.dtype
         return np.array(np.broadcast_to(values, a.shape), dtype=a.dtype)
+
+    @staticmethod
+    def output_shape(shape, *args):
+        return tuple(shape)
 
     @staticmethod
     def backward(ctx, grad):
@@ -52,6 +56,10 @@ class Copy(Function):
     def forward(ctx, a, src):
         ctx.shape, ctx.dtype, ctx.src_shape = a.shape, a.dtype, np.shape(src)
         return np.array(np.broadcast_to(src, a.shape), dtype=a.dtype)
+
+    @staticmethod
+    def output_shape(shape, *args):
+        return tuple(shape)
 
     @staticmethod
     def backward(ctx, grad):
@@ -90,21 +98,25 @@ def apply_inplace(self, name, compute, *others):
 
 
 def add_(self, other, alpha=1):
+    """In place ``self += alpha * other``; returns ``self``."""
     other = scalar_or_tensor(other)
     return apply_inplace(self, "add_", lambda t: ar.add(t, other, alpha=alpha), other)
 
 
 def sub_(self, other, alpha=1):
+    """In place ``self -= alpha * other``; returns ``self``."""
     other = scalar_or_tensor(other)
     return apply_inplace(self, "sub_", lambda t: ar.sub(t, other, alpha=alpha), other)
 
 
 def mul_(self, other):
+    """In place ``self *= other``; returns ``self``."""
     other = scalar_or_tensor(other)
     return apply_inplace(self, "mul_", lambda t: ar.mul(t, other), other)
 
 
 def div_(self, other, rounding_mode=None):
+    """In place ``self /= other`` (``rounding_mode`` 'trunc' or 'floor' as in PyTorch); returns ``self``."""
     if rounding_mode is not None:
         raise ArgumentTypeError("div_: rounding_mode is not supported; use convgrad.floor_divide or // instead")
     other = scalar_or_tensor(other)
@@ -112,11 +124,25 @@ def div_(self, other, rounding_mode=None):
 
 
 def clamp_(self, min=None, max=None):
+    """Clamp ``self`` into ``[min, max]`` in place; returns ``self``."""
     return apply_inplace(self, "clamp_", lambda t: el.clamp(t, min, max))
 
 
 def masked_fill_(self, mask, value):
+    """Set the entries where ``mask`` (a bool tensor, broadcast) is True to ``value``, in place."""
     return apply_inplace(self, "masked_fill_", lambda t: masked_fill(t, mask, value), value)
+
+
+def scatter_(self, dim, index, src=None, value=None, reduce=None):
+    """In-place :func:`~convgrad.functional.indexing.scatter` (the one-hot idiom
+    ``zeros(10).scatter_(0, tensor(y), value=1)``)."""
+    src_t = src if isinstance(src, Tensor) else None
+    return apply_inplace(self, "scatter_", lambda t: scatter(t, dim, index, src, value, reduce), src_t)
+
+
+def scatter_add_(self, dim, index, src):
+    """In-place :func:`~convgrad.functional.indexing.scatter_add`."""
+    return apply_inplace(self, "scatter_add_", lambda t: scatter_add(t, dim, index, src), src)
 
 
 def _overwrite(self, name, values):
@@ -137,6 +163,7 @@ def copy_(self, src, non_blocking=False):
 
 
 def fill_(self, value):
+    """Fill ``self`` with ``value`` in place; returns ``self``."""
     if isinstance(value, Tensor):
         if value.numel() != 1:
             raise ArgumentTypeError(f"fill_: expected a number or a one-element tensor, got shape {tuple(value.shape)}")
@@ -145,6 +172,7 @@ def fill_(self, value):
 
 
 def zero_(self):
+    """Fill ``self`` with zeros in place; returns ``self``."""
     return _overwrite(self, "zero_", 0)
 
 
@@ -171,6 +199,7 @@ def _augmented(method):
 _METHODS = {
     "add_": add_, "sub_": sub_, "mul_": mul_, "div_": div_, "clamp_": clamp_, "clip_": clamp_,
     "copy_": copy_, "fill_": fill_, "zero_": zero_, "normal_": normal_, "uniform_": uniform_, "masked_fill_": masked_fill_,
+    "scatter_": scatter_, "scatter_add_": scatter_add_,
     "__iadd__": _augmented(add_), "__isub__": _augmented(sub_), "__imul__": _augmented(mul_),
     "__itruediv__": _augmented(div_),
 }

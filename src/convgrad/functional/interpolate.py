@@ -135,7 +135,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     Example:
         >>> x = convgrad.randn(1, 3, 4, 4)
         >>> convgrad.nn.functional.interpolate(x, scale_factor=2, mode="bilinear").shape
-        (1, 3, 8, 8)
+        convgrad.Size([1, 3, 8, 8])
     """
     if not isinstance(input, Tensor):
         raise DTypeError(f"interpolate: expected input to be a Tensor, got {type(input).__name__}")

@@ -59,6 +59,7 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
 
     Example:
         >>> F.gaussian_nll_loss(cg.randn(5, 2), cg.randn(5, 2), cg.ones(5, 2))
+        tensor(...)
     """
     op = "gaussian_nll_loss"
     reduction = _reduction(op, None, None, reduction)
@@ -90,6 +91,7 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
 
     Example:
         >>> F.poisson_nll_loss(cg.randn(4), cg.tensor([0.0, 1.0, 3.0, 2.0]))
+        tensor(...)
     """
     op = "poisson_nll_loss"
     reduction = _reduction(op, size_average, reduce, reduction)

@@ -53,7 +53,7 @@ def _reduce(loss, reduction):
     return loss.sum() if reduction == "sum" else loss.mean()
 
 
-def _class_indices(op, target, rows, classes):
+def _class_indices(op, target):
     t = target._data if isinstance(target, Tensor) else np.asarray(target)
     if t.dtype.kind not in "iu":
         raise DTypeError(f"{op}: expected integer class indices as target, got dtype {t.dtype}")
@@ -80,6 +80,7 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, r
 
     Example:
         >>> F.margin_ranking_loss(cg.tensor([1.0, 0.2]), cg.tensor([0.5, 0.9]), cg.tensor([1.0, -1.0]), 0.1)
+        tensor(0.)
     """
     op = "margin_ranking_loss"
     reduction = _reduction(op, size_average, reduce, reduction)
@@ -103,6 +104,7 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
 
     Example:
         >>> F.hinge_embedding_loss(cg.tensor([0.3, 2.0]), cg.tensor([1.0, -1.0]))
+        tensor(0.15)
     """
     op = "hinge_embedding_loss"
     reduction = _reduction(op, size_average, reduce, reduction)
@@ -126,6 +128,7 @@ def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="m
 
     Example:
         >>> F.soft_margin_loss(cg.tensor([2.0, -1.0]), cg.tensor([1.0, 1.0]))
+        tensor(0.7201)
     """
     op = "soft_margin_loss"
     reduction = _reduction(op, size_average, reduce, reduction)
@@ -153,6 +156,7 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None,
 
     Example:
         >>> F.cosine_embedding_loss(cg.randn(4, 8), cg.randn(4, 8), cg.tensor([1.0, -1.0, 1.0, 1.0]))
+        tensor(...)
     """
     op = "cosine_embedding_loss"
     reduction = _reduction(op, size_average, reduce, reduction)
@@ -202,6 +206,7 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
 
     Example:
         >>> F.multi_margin_loss(cg.randn(3, 5), cg.tensor([0, 4, 2]))
+        tensor(...)
     """
     op = "multi_margin_loss"
     reduction = _reduction(op, size_average, reduce, reduction)
@@ -210,7 +215,7 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     input = _float_input(op, "input", input)
     x, one = _rows(op, input)
     n, c = x.shape
-    t = _class_indices(op, target, n, c).reshape(-1)
+    t = _class_indices(op, target).reshape(-1)
     if t.size != n:
         raise ShapeError(f"{op}: expected a target of {n} class indices for input {shape_str(input.shape)}, "
                          f"got {shape_str(np.shape(target))}")
@@ -249,13 +254,14 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
 
     Example:
         >>> F.multilabel_margin_loss(cg.tensor([[0.1, 0.2, 0.4, 0.8]]), cg.tensor([[3, 0, -1, 1]]))
+        tensor(0.85)
     """
     op = "multilabel_margin_loss"
     reduction = _reduction(op, size_average, reduce, reduction)
     input = _float_input(op, "input", input)
     x, one = _rows(op, input)
     n, c = x.shape
-    t = _class_indices(op, target, n, c)
+    t = _class_indices(op, target)
     if t.shape != tuple(input.shape):
         raise ShapeError(f"{op}: expected a target of the input's shape {shape_str(input.shape)}, got "
                          f"{shape_str(t.shape)}")
@@ -285,6 +291,7 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
 
     Example:
         >>> F.multilabel_soft_margin_loss(cg.randn(2, 4), cg.tensor([[1.0, 0, 0, 1], [0, 1, 0, 0]]))
+        tensor(...)
     """
     op = "multilabel_soft_margin_loss"
     reduction = _reduction(op, size_average, reduce, reduction)

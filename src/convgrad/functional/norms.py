@@ -43,6 +43,12 @@ class Norm(Function):
         return out.astype(a.dtype, copy=False) if keepdim else np.squeeze(out, axis=axes).astype(a.dtype, copy=False)
 
     @staticmethod
+    def output_shape(shape, p, axes, keepdim):
+        if keepdim:
+            return tuple(1 if d in axes else n for d, n in enumerate(shape))
+        return tuple(n for d, n in enumerate(shape) if d not in axes)
+
+    @staticmethod
     def backward(ctx, grad):
         a, p, out = ctx.a, ctx.p, ctx.out
         g = grad if ctx.keepdim else np.expand_dims(grad, ctx.axes)

@@ -130,10 +130,24 @@ class Var(Function):
 
 
 def sum(input, dim=None, keepdim=False, dtype=None):
+    """Sum over all entries (a 0-d tensor) or along ``dim`` (an int or a tuple).
+
+    Args:
+        input: a tensor.
+        dim: axis or axes to reduce; None reduces all.
+        keepdim: keep the reduced axes with size 1.
+        dtype: accumulate in this dtype.
+
+    Example:
+        >>> import convgrad
+        >>> convgrad.sum(convgrad.ones(2, 3), dim=1).tolist()
+        [3.0, 3.0]
+    """
     return Sum.apply(input, axes=_axes(dim, input.ndim), keepdim=keepdim, dtype=dtype)
 
 
 def mean(input, dim=None, keepdim=False):
+    """Mean over all entries or along ``dim``; arguments as :func:`sum`."""
     if input.dtype.kind not in "fc":
         raise DTypeError(f"mean(): expected a floating point tensor, got dtype {input.dtype}")
     return Mean.apply(input, axes=_axes(dim, input.ndim), keepdim=keepdim)
@@ -154,18 +168,24 @@ def max(input, dim=None, keepdim=False):
 
 
 def min(input, dim=None, keepdim=False):
+    """Minimum: over all entries (a 0-d tensor), or along ``dim`` as ``(values, indices)`` as in PyTorch;
+    ``min(a, b)`` with a tensor ``b`` is :func:`minimum`.
+    """
     return _extreme(input, dim, keepdim, False)
 
 
 def amax(input, dim=None, keepdim=False):
+    """Maximum over all entries or along ``dim`` (values only, no indices)."""
     return Amax.apply(input, axes=_axes(dim, input.ndim), keepdim=keepdim, take_max=True)
 
 
 def amin(input, dim=None, keepdim=False):
+    """Minimum over all entries or along ``dim`` (values only, no indices)."""
     return Amax.apply(input, axes=_axes(dim, input.ndim), keepdim=keepdim, take_max=False)
 
 
 def argmax(input, dim=None, keepdim=False):
+    """Index of the maximum (int64), of the flattened tensor or along ``dim``; the first on ties."""
     data = input._data
     if dim is None:
         return Tensor._wrap(np.asarray(np.argmax(data), dtype=np.int64))
@@ -173,6 +193,7 @@ def argmax(input, dim=None, keepdim=False):
 
 
 def argmin(input, dim=None, keepdim=False):
+    """Index of the minimum (int64), of the flattened tensor or along ``dim``; the first on ties."""
     data = input._data
     if dim is None:
         return Tensor._wrap(np.asarray(np.argmin(data), dtype=np.int64))
@@ -180,15 +201,18 @@ def argmin(input, dim=None, keepdim=False):
 
 
 def logsumexp(input, dim, keepdim=False):
+    """``log(sum(exp(x), dim))`` computed stably (shifted by the maximum)."""
     return LogSumExp.apply(input, axes=_axes(dim, input.ndim), keepdim=keepdim)
 
 
 def var(input, dim=None, unbiased=True, keepdim=False, correction=None):
+    """Variance along ``dim``; ``unbiased=True`` (or ``correction=1``) divides by ``n - 1``."""
     if correction is None:
         correction = 1 if unbiased else 0
     return Var.apply(input, axes=_axes(dim, input.ndim), correction=correction, keepdim=keepdim)
 
 
 def std(input, dim=None, unbiased=True, keepdim=False, correction=None):
+    """Standard deviation: the square root of :func:`var` with the same arguments."""
     from .elementwise import sqrt
     return sqrt(var(input, dim, unbiased, keepdim, correction))

@@ -115,6 +115,13 @@ def _shape_arg(shape):
 
 
 def reshape(input, *shape):
+    """The same values in a new shape (one size may be -1); a view when the layout allows, as in PyTorch.
+
+    Example:
+        >>> import convgrad
+        >>> tuple(convgrad.reshape(convgrad.zeros(6), 2, -1).shape)
+        (2, 3)
+    """
     shape = _shape_arg(shape)
     if shape == input.shape:
         return input
@@ -125,6 +132,13 @@ view = reshape
 
 
 def flatten(input, start_dim=0, end_dim=-1):
+    """Merge axes ``start_dim`` .. ``end_dim`` into one.
+
+    Example:
+        >>> import convgrad
+        >>> tuple(convgrad.flatten(convgrad.zeros(2, 3, 4), 1).shape)
+        (2, 12)
+    """
     nd = input.ndim
     if nd == 0:
         return reshape(input, (1,))
@@ -136,11 +150,13 @@ def flatten(input, start_dim=0, end_dim=-1):
 
 
 def unflatten(input, dim, sizes):
+    """Split axis ``dim`` into ``sizes`` (the inverse of :func:`flatten`)."""
     dim = dim % input.ndim
     return reshape(input, input.shape[:dim] + tuple(sizes) + input.shape[dim + 1:])
 
 
 def permute(input, *dims):
+    """Reorder the axes: ``permute(x, 0, 2, 1)`` swaps the last two of a 3-D tensor."""
     dims = tuple(d % input.ndim for d in _shape_arg(dims))
     if sorted(dims) != list(range(input.ndim)):
         raise ShapeError(f"permute: {dims} is not a permutation of the {input.ndim} dimensions of {tuple(input.shape)}")
@@ -148,16 +164,19 @@ def permute(input, *dims):
 
 
 def transpose(input, dim0, dim1):
+    """Swap axes ``dim0`` and ``dim1``."""
     axes = list(range(input.ndim))
     axes[dim0], axes[dim1] = axes[dim1], axes[dim0]
     return Permute.apply(input, tuple(axes))
 
 
 def t(input):
+    """Transpose of a tensor of at most 2 dimensions."""
     return input if input.ndim < 2 else transpose(input, 0, 1)
 
 
 def squeeze(input, dim=None):
+    """Remove axes of size 1 (all, or the ones in ``dim``)."""
     if dim is None:
         return reshape(input, tuple(s for s in input.shape if s != 1))
     dims = {d % input.ndim for d in (dim if isinstance(dim, (tuple, list)) else (dim,))}
@@ -165,11 +184,19 @@ def squeeze(input, dim=None):
 
 
 def unsqueeze(input, dim):
+    """Insert an axis of size 1 at ``dim``.
+
+    Example:
+        >>> import convgrad
+        >>> tuple(convgrad.unsqueeze(convgrad.zeros(28, 28), 0).shape)
+        (1, 28, 28)
+    """
     dim = dim % (input.ndim + 1)
     return reshape(input, input.shape[:dim] + (1,) + input.shape[dim:])
 
 
 def expand(input, *sizes):
+    """Broadcast size-1 axes to ``sizes`` without copying (-1 keeps an axis)."""
     sizes = _shape_arg(sizes)
     lead = len(sizes) - input.ndim
     shape = tuple(input.shape[i - lead] if s == -1 else s for i, s in enumerate(sizes))
@@ -177,6 +204,7 @@ def expand(input, *sizes):
 
 
 def broadcast_to(input, shape):
+    """Broadcast ``input`` to ``shape`` (NumPy's rules); the gradient sums over the broadcast axes."""
     return Expand.apply(input, tuple(shape))
 
 
@@ -191,10 +219,18 @@ def _unwrap_index(index):
 
 
 def getitem(input, index):
+    """``input[index]`` (basic and advanced indexing, differentiable)."""
     return GetItem.apply(input, _unwrap_index(index))
 
 
 def cat(tensors, dim=0):
+    """Concatenate tensors along an existing axis ``dim``.
+
+    Example:
+        >>> import convgrad
+        >>> tuple(convgrad.cat([convgrad.zeros(2, 3), convgrad.zeros(1, 3)]).shape)
+        (3, 3)
+    """
     tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
     if not tensors:
         raise ShapeError("cat: expected a non-empty list of tensors")
@@ -210,17 +246,27 @@ concatenate = cat
 
 
 def stack(tensors, dim=0):
+    """Stack tensors of equal shape along a new axis ``dim``.
+
+    Example:
+        >>> import convgrad
+        >>> tuple(convgrad.stack([convgrad.zeros(3), convgrad.zeros(3)]).shape)
+        (2, 3)
+    """
     tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
     dim = dim % (tensors[0].ndim + 1)
     return cat([unsqueeze(t, dim) for t in tensors], dim)
 
 
 def flip(input, dims):
+    """Reverse the order of the entries along ``dims``."""
     dims = (dims,) if isinstance(dims, int) else tuple(dims)
     return Flip.apply(input, tuple(d % input.ndim for d in dims))
 
 
 def split(input, split_size_or_sections, dim=0):
+    """Split along ``dim`` into pieces of ``split_size_or_sections`` (an int, or a list of sizes); a tuple of tensors.
+    """
     n = input.shape[dim]
     if isinstance(split_size_or_sections, int):
         sizes = [split_size_or_sections] * (n // split_size_or_sections)
@@ -238,15 +284,18 @@ def split(input, split_size_or_sections, dim=0):
 
 
 def chunk(input, chunks, dim=0):
+    """Split along ``dim`` into ``chunks`` pieces of (nearly) equal size; a tuple of tensors."""
     n = input.shape[dim]
     return split(input, -(-n // chunks), dim)
 
 
 def clone(input):
+    """A copy with its own memory (recorded in the graph: the gradient flows back to ``input``)."""
     return Clone.apply(input)
 
 
 def contiguous(input):
+    """``input`` in C-contiguous memory (itself when it already is)."""
     if input._data.flags.c_contiguous:
         return input
     return Clone.apply(input, order="C")

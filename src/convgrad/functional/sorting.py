@@ -34,6 +34,10 @@ class TakeAlong(Function):
         return np.take_along_axis(a, indices, axis=dim)
 
     @staticmethod
+    def output_shape(shape, dim, indices_shape):
+        return tuple(indices_shape)
+
+    @staticmethod
     def backward(ctx, grad):
         g = np.zeros(ctx.shape, grad.dtype)
         np.put_along_axis(g, ctx.indices, grad, axis=ctx.dim)

@@ -16,15 +16,57 @@ def _reflected(fn):
 
 def _compare(ufunc):
     def op(self, other):
+        """Element-wise comparison with a tensor or number: a bool tensor (not differentiable)."""
         other = other._data if isinstance(other, Tensor) else other
         return Tensor._wrap(ufunc(self._data, other))
     return op
 
 
 def _type(self, dtype=None):
+    """With no argument the dtype's name (e.g. ``'float32'``); with a dtype, the tensor converted to it."""
     if dtype is None:
         return str(self.dtype)
     return el.cast(self, dtype)
+
+
+def _float(self):
+    """``self`` as float32."""
+    return el.cast(self, np.float32)
+
+
+def _double(self):
+    """``self`` as float64."""
+    return el.cast(self, np.float64)
+
+
+def _long(self):
+    """``self`` as int64."""
+    return el.cast(self, np.int64)
+
+
+def _int(self):
+    """``self`` as int32."""
+    return el.cast(self, np.int32)
+
+
+def _bool(self):
+    """``self`` as bool."""
+    return el.cast(self, np.bool_)
+
+
+def _type_as(self, other):
+    """``self`` converted to the dtype of ``other``."""
+    return el.cast(self, other.dtype)
+
+
+def _transposed(self):
+    """The transpose (all axes reversed)."""
+    return sh.permute(self, tuple(reversed(range(self.ndim))))
+
+
+def _matrix_transposed(self):
+    """The last two axes swapped (a batch of matrix transposes)."""
+    return sh.transpose(self, -2, -1)
 
 
 def _getitem(self, index):
@@ -67,15 +109,10 @@ _METHODS = {
     "unsqueeze": sh.unsqueeze, "expand": sh.expand, "flip": sh.flip, "split": sh.split,
     "chunk": sh.chunk, "clone": sh.clone, "contiguous": sh.contiguous,
     "type": _type,
-    "float": lambda self: el.cast(self, np.float32),
-    "double": lambda self: el.cast(self, np.float64),
-    "long": lambda self: el.cast(self, np.int64),
-    "int": lambda self: el.cast(self, np.int32),
-    "bool": lambda self: el.cast(self, np.bool_),
-    "type_as": lambda self, other: el.cast(self, other.dtype),
+    "float": _float, "double": _double, "long": _long, "int": _int, "bool": _bool, "type_as": _type_as,
 }
 
 for _name, _fn in _METHODS.items():
     setattr(Tensor, _name, _fn)
-Tensor.T = property(lambda self: sh.permute(self, tuple(reversed(range(self.ndim)))))
-Tensor.mT = property(lambda self: sh.transpose(self, -2, -1))
+Tensor.T = property(_transposed)
+Tensor.mT = property(_matrix_transposed)

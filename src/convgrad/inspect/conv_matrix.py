@@ -58,10 +58,12 @@ class SparseMatrix:
 
     @property
     def nnz(self):
+        """Number of stored (structurally non-zero) entries."""
         return int(self.data.size)
 
     @property
     def dtype(self):
+        """The dtype of the entries."""
         return self.data.dtype
 
     @property
@@ -74,6 +76,7 @@ class SparseMatrix:
         return self._transpose
 
     def toarray(self):
+        """The matrix as a dense NumPy array."""
         out = np.zeros(self.shape, dtype=self.dtype)
         rows = np.repeat(np.arange(self.shape[0]), np.diff(self.indptr))
         out[rows, self.indices] = self.data

@@ -124,6 +124,7 @@ class Summary:
         self.output_shapes = output_shapes
 
     def as_dict(self):
+        """The summary as a JSON-able dict (the totals and one dict per layer)."""
         keys = ("model_name", "input_shape", "output_shapes", "total_params", "trainable_params",
                 "non_trainable_params", "total_macs", "activation_bytes", "param_bytes")
         out = {k: getattr(self, k) for k in keys}

@@ -9,6 +9,7 @@ Parameter names equal torchvision's wherever torchvision has the model, so its `
 loads as is. ``return_layers`` is described in :mod:`convgrad.models.base`.
 """
 from ..errors import ArgumentError
+from .adapt import MIN_INPUT_SIZE, build_for_data
 from .alexnet import AlexNet, alexnet
 from .autoencoder import ConvAutoencoder, conv_autoencoder
 from .base import MODEL_REGISTRY, ZooModel, register_model
@@ -17,9 +18,9 @@ from .fcn1d import FCN1d, fcn1d
 from .googlenet import GoogLeNet, GoogLeNetOutputs, googlenet, googlenet_loss
 from .lenet import LeNet5, lenet5
 from .nin import NiN, nin
-from .resnet1d import ResNet1d, resnet1d
 from .resnet import (BasicBlock, Bottleneck, ResNet, cifar_resnet, resnet18, resnet20, resnet32, resnet34, resnet44,
                      resnet50, resnet56, resnet101, resnet152)
+from .resnet1d import ResNet1d, resnet1d
 from .vgg import VGG, vgg, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn
 from .vae import VAE, vae
 from .zfnet import ZFNet, zfnet
@@ -48,7 +49,7 @@ __all__ = [
     "GoogLeNet", "GoogLeNetOutputs", "googlenet", "googlenet_loss",
     "VGG", "vgg", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn",
     "ConvAutoencoder", "conv_autoencoder", "VAE", "vae", "DCGAN", "dcgan",
-    "FCN1d", "fcn1d", "ResNet1d", "resnet1d", "build_for_data",
+    "FCN1d", "fcn1d", "ResNet1d", "resnet1d", "build_for_data", "MIN_INPUT_SIZE",
     "ResNet", "BasicBlock", "Bottleneck", "cifar_resnet", "resnet18", "resnet34", "resnet50", "resnet101",
     "resnet152", "resnet20", "resnet32", "resnet44", "resnet56",
 ]

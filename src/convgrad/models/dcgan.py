@@ -144,6 +144,6 @@ def dcgan(latent_dim=64, in_channels=1, image_size=28, width=32):
 
         >>> gan = convgrad.models.dcgan(latent_dim=64)
         >>> gan.generate(convgrad.randn(4, 64)).shape
-        (4, 1, 28, 28)
+        convgrad.Size([4, 1, 28, 28])
     """
     return DCGAN(latent_dim=latent_dim, in_channels=in_channels, image_size=image_size, width=width)

@@ -44,7 +44,7 @@ class FCN1d(ZooModel):
 
         >>> net = convgrad.models.fcn1d(num_classes=4, in_channels=6)
         >>> net(convgrad.randn(2, 6, 100)).shape
-        (2, 4)
+        convgrad.Size([2, 4])
     """
 
     def __init__(self, num_classes=2, in_channels=1, widths=(128, 256, 128), kernel_sizes=(8, 5, 3)):
@@ -61,6 +61,11 @@ class FCN1d(ZooModel):
         self.gap = nn.AdaptiveAvgPool1d(1)
         self.flatten = nn.Flatten()
         self.fc = nn.Linear(c3, num_classes)
+
+    def natural_input_size(self):
+        """``(in_channels, 128)``: any length works (global average pooling); 128 is a typical
+        UCR series length, used by ``summary`` when no input size is given."""
+        return (self.block1[0].in_channels, 128)
 
     def forward(self, x):
         x = self.block3(self.block2(self.block1(x)))

@@ -60,7 +60,7 @@ class ResNet1d(ZooModel):
 
         >>> net = convgrad.models.resnet1d(num_classes=6)
         >>> net(convgrad.randn(2, 1, 427)).shape
-        (2, 6)
+        convgrad.Size([2, 6])
     """
 
     def __init__(self, num_classes=2, in_channels=1, widths=(64, 128, 128)):
@@ -73,6 +73,11 @@ class ResNet1d(ZooModel):
         self.gap = nn.AdaptiveAvgPool1d(1)
         self.flatten = nn.Flatten()
         self.fc = nn.Linear(c3, num_classes)
+
+    def natural_input_size(self):
+        """``(in_channels, 128)``: any length works (global average pooling); 128 is a typical
+        UCR series length, used by ``summary`` when no input size is given."""
+        return (self.block1.conv1.in_channels, 128)
 
     def forward(self, x):
         x = self.block3(self.block2(self.block1(x)))

@@ -101,6 +101,6 @@ def vae(in_channels=1, latent_dim=16, input_size=28, widths=(32, 64)):
 
         >>> model = convgrad.models.vae(latent_dim=16)
         >>> model.sample(8).shape
-        (8, 1, 28, 28)
+        convgrad.Size([8, 1, 28, 28])
     """
     return VAE(in_channels=in_channels, latent_dim=latent_dim, input_size=input_size, widths=tuple(widths))

@@ -79,6 +79,16 @@ class Sigmoid(_PlainActivation):
 
 
 class Tanh(_PlainActivation):
+    """Hyperbolic tangent, element-wise: ``tanh(x)``.
+
+    Shape:
+        Input: any; output: the same shape.
+
+    Example:
+        >>> import convgrad, convgrad.nn as nn
+        >>> nn.Tanh()(convgrad.zeros(2)).tolist()
+        [0.0, 0.0]
+    """
     _fn = staticmethod(F.tanh)
 
 
@@ -103,6 +113,7 @@ class LeakyReLU(Module):
         return F.leaky_relu(input, self.negative_slope)
 
     def extra_repr(self):
+        """The layer's options, shown inside its ``repr``."""
         return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
 
 
@@ -120,12 +131,14 @@ class PReLU(Module):
         self.weight = Parameter(np.full((self.num_parameters,), init, dtype=dtype))
 
     def reset_parameters(self):
+        """Reset the learnable slopes to their initial value ``init``."""
         self.weight._data[...] = self.init
 
     def forward(self, input):
         return F.prelu(input, self.weight)
 
     def extra_repr(self):
+        """The layer's options, shown inside its ``repr``."""
         return f"num_parameters={self.num_parameters}"
 
 
@@ -140,6 +153,7 @@ class ELU(Module):
         return F.elu(input, self.alpha)
 
     def extra_repr(self):
+        """The layer's options, shown inside its ``repr``."""
         return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
 
 
@@ -163,6 +177,7 @@ class GELU(Module):
         return F.gelu(input, approximate=self.approximate)
 
     def extra_repr(self):
+        """The layer's options, shown inside its ``repr``."""
         return f"approximate={self.approximate!r}"
 
 
@@ -177,6 +192,7 @@ class Softplus(Module):
         return F.softplus(input, self.beta, self.threshold)
 
     def extra_repr(self):
+        """The layer's options, shown inside its ``repr``."""
         return f"beta={self.beta}, threshold={self.threshold}"
 
 
@@ -194,6 +210,7 @@ class Hardtanh(Module):
         return F.hardtanh(input, self.min_val, self.max_val)
 
     def extra_repr(self):
+        """The layer's options, shown inside its ``repr``."""
         return f"min_val={self.min_val}, max_val={self.max_val}" + (", inplace=True" if self.inplace else "")
 
 
@@ -256,6 +273,7 @@ class Threshold(Module):
         return F.threshold(input, self.threshold, self.value)
 
     def extra_repr(self):
+        """The layer's options, shown inside its ``repr``."""
         return f"threshold={self.threshold}, value={self.value}" + (", inplace=True" if self.inplace else "")
 
 
@@ -299,4 +317,5 @@ class GLU(Module):
         return F.glu(input, self.dim)
 
     def extra_repr(self):
+        """The layer's options, shown inside its ``repr``."""
         return f"dim={self.dim}"

@@ -35,21 +35,35 @@ class Sequential(Module):
         return iter(self._modules.values())
 
     def append(self, module):
+        """Add ``module`` at the end; returns ``self``."""
         self.add_module(str(len(self._modules)), module)
         return self
 
 
 class ModuleList(Module):
+    """A list of modules whose parameters the parent registers (``model.blocks[i]``, ``len``, iteration).
+
+    Args:
+        modules: an iterable of modules.
+
+    Example:
+        >>> import convgrad.nn as nn
+        >>> layers = nn.ModuleList([nn.Linear(4, 4) for _ in range(3)])
+        >>> len(layers), len(list(layers.parameters()))
+        (3, 6)
+    """
     def __init__(self, modules=()):
         super().__init__()
         for m in modules:
             self.append(m)
 
     def append(self, module):
+        """Add ``module`` at the end; returns ``self``."""
         self.add_module(str(len(self._modules)), module)
         return self
 
     def extend(self, modules):
+        """Add every module of ``modules`` at the end; returns ``self``."""
         for m in modules:
             self.append(m)
         return self
@@ -66,6 +80,17 @@ class ModuleList(Module):
 
 
 class ModuleDict(Module):
+    """A dict of modules (string keys, insertion order) whose parameters the parent registers.
+
+    Args:
+        modules: a mapping or an iterable of ``(name, module)`` pairs.
+
+    Example:
+        >>> import convgrad.nn as nn
+        >>> heads = nn.ModuleDict({"digit": nn.Linear(8, 10), "parity": nn.Linear(8, 2)})
+        >>> list(heads.keys())
+        ['digit', 'parity']
+    """
     def __init__(self, modules=None):
         super().__init__()
         for name, m in (modules or {}).items():
@@ -84,12 +109,15 @@ class ModuleDict(Module):
         return iter(self._modules)
 
     def keys(self):
+        """The names, in insertion order."""
         return self._modules.keys()
 
     def values(self):
+        """The modules, in insertion order."""
         return self._modules.values()
 
     def items(self):
+        """``(name, module)`` pairs, in insertion order."""
         return self._modules.items()
 
 

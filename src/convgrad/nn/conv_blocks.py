@@ -47,6 +47,7 @@ class DepthwiseSeparableConv2d(Module):
         return self.pointwise(self.depthwise(input))
 
     def extra_repr(self):
+        """The layer's options, shown inside its ``repr``."""
         return "" if self.depth_multiplier == 1 else f"depth_multiplier={self.depth_multiplier}"
 
 
@@ -93,6 +94,7 @@ class SpatiallySeparableConv2d(Module):
         return self.horizontal(self.vertical(input))
 
     def extra_repr(self):
+        """The layer's options, shown inside its ``repr``."""
         return "" if self.mid_channels == self.out_channels else f"mid_channels={self.mid_channels}"
 
 
@@ -129,6 +131,7 @@ class DeformConv2d(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
+        """Re-initialise the weight and bias as ``nn.Conv2d`` does (PyTorch's default initialisation)."""
         default_weight_init_(self.weight, self.bias)
 
     def forward(self, input, offset, mask=None):
@@ -139,6 +142,7 @@ class DeformConv2d(Module):
                                dilation=self.dilation, mask=mask)
 
     def extra_repr(self):
+        """The layer's options, shown inside its ``repr``."""
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
         if self.padding != (0, 0):
             s += f", padding={self.padding}"

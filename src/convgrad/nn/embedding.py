@@ -32,7 +32,7 @@ class Embedding(Module):
     Example:
         >>> emb = convgrad.nn.Embedding(10, 3, padding_idx=0)
         >>> emb(convgrad.tensor([[0, 2, 4]])).shape
-        (1, 3, 3)
+        convgrad.Size([1, 3, 3])
     """
 
     def __init__(self, num_embeddings, embedding_dim, padding_idx=None, max_norm=None, norm_type=2.0,

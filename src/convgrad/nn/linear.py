@@ -60,6 +60,7 @@ class Linear(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
+        """Re-initialise the weight and bias as PyTorch does (uniform in ``±1/sqrt(in_features)``)."""
         init.default_weight_init_(self.weight, self.bias)
 
     def _name(self):
@@ -76,6 +77,7 @@ class Linear(Module):
         return F.linear(input, self.weight, self.bias)
 
     def extra_repr(self):
+        """The layer's options, shown inside its ``repr``."""
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
 
 
@@ -99,6 +101,7 @@ class Bilinear(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
+        """Re-initialise the weight and bias uniformly in ``±1/sqrt(in1_features)`` as PyTorch does."""
         # PyTorch: U(-1/sqrt(in1_features), 1/sqrt(in1_features)) for weight and bias
         bound = 1 / math.sqrt(self.in1_features) if self.in1_features else 0.0
         init.uniform_(self.weight, -bound, bound)
@@ -115,6 +118,7 @@ class Bilinear(Module):
         return F.bilinear(input1, input2, self.weight, self.bias)
 
     def extra_repr(self):
+        """The layer's options, shown inside its ``repr``."""
         return (f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
                 f"out_features={self.out_features}, bias={self.bias is not None}")
 
@@ -138,6 +142,7 @@ class Flatten(Module):
         return F.flatten(input, start, end)
 
     def extra_repr(self):
+        """The layer's options, shown inside its ``repr``."""
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
 
@@ -168,4 +173,5 @@ class Unflatten(Module):
         return f"Unflatten(dim={self.dim}, unflattened_size={self.unflattened_size})"
 
     def extra_repr(self):
+        """The layer's options, shown inside its ``repr``."""
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"

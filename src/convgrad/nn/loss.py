@@ -129,6 +129,7 @@ class MarginRankingLoss(_Loss):
 
     Example:
         >>> nn.MarginRankingLoss(margin=0.1)(cg.randn(4), cg.randn(4), cg.tensor([1.0, -1, 1, 1]))
+        tensor(...)
     """
 
     def __init__(self, margin=0.0, size_average=None, reduce=None, reduction="mean"):

@@ -53,6 +53,7 @@ class Module:
         object.__delattr__(self, name)
 
     def register_parameter(self, name, param):
+        """Register ``param`` (a Parameter, or None) as ``name``: ``parameters()`` and ``state_dict()`` include it."""
         if param is None:
             self._parameters[name] = None
             object.__setattr__(self, name, None)
@@ -70,6 +71,7 @@ class Module:
         object.__setattr__(self, name, tensor)
 
     def add_module(self, name, module):
+        """Register ``module`` (or None) as a child named ``name``, as assigning ``self.name = module`` does."""
         setattr(self, name, module)
 
     register_module = add_module
@@ -106,6 +108,7 @@ class Module:
 
     # --- traversal -----------------------------------------------------------------------------
     def named_modules(self, prefix="", memo=None):
+        """Yield ``(qualified name, module)`` for this module and every descendant, each once (``''`` for the root)."""
         memo = set() if memo is None else memo
         stack = [(prefix, self)]
         while stack:
@@ -118,15 +121,18 @@ class Module:
             stack.extend(reversed(children))
 
     def modules(self):
+        """Yield this module and every descendant, each once."""
         for _, m in self.named_modules():
             yield m
 
     def named_children(self):
+        """Yield ``(name, module)`` for the direct children."""
         for name, m in self._modules.items():
             if m is not None:
                 yield name, m
 
     def children(self):
+        """Yield the direct children."""
         for _, m in self.named_children():
             yield m
 
@@ -141,20 +147,31 @@ class Module:
                 yield (f"{mod_name}.{name}" if mod_name else name), t
 
     def named_parameters(self, prefix="", recurse=True):
+        """Yield ``(qualified name, parameter)``, e.g. ``('conv1.weight', ...)``, each parameter once."""
         return self._named_tensors("_parameters", prefix, recurse)
 
     def parameters(self, recurse=True):
+        """Yield the parameters (of the descendants too unless ``recurse=False``), each once: what an optimizer takes.
+
+        Example:
+            >>> import convgrad.nn as nn
+            >>> sum(p.numel() for p in nn.Linear(3, 10).parameters())
+            40
+        """
         for _, p in self.named_parameters(recurse=recurse):
             yield p
 
     def named_buffers(self, prefix="", recurse=True):
+        """Yield ``(qualified name, buffer)`` for the buffers (e.g. batch norm's running statistics)."""
         return self._named_tensors("_buffers", prefix, recurse)
 
     def buffers(self, recurse=True):
+        """Yield the buffers (non-learned state such as ``running_mean``)."""
         for _, b in self.named_buffers(recurse=recurse):
             yield b
 
     def get_submodule(self, target):
+        """The descendant at the dotted path ``target`` (e.g. ``'layer1.0.conv1'``); raises AttributeError if absent."""
         module = self
         for part in target.split(".") if target else []:
             if part not in module._modules:
@@ -163,25 +180,30 @@ class Module:
         return module
 
     def apply(self, fn):
+        """Call ``fn(module)`` on every descendant, then on this module; returns ``self`` (e.g. to initialise)."""
         for m in list(self.modules())[::-1]:
             fn(m)
         return self
 
     # --- modes and gradients -------------------------------------------------------------------
     def train(self, mode=True):
+        """Set training mode (``mode=True``) or evaluation mode on this module and its descendants; returns ``self``."""
         for m in self.modules():
             object.__setattr__(m, "training", bool(mode))
         return self
 
     def eval(self):
+        """Evaluation mode (dropout off, batch norm uses running statistics): ``train(False)``."""
         return self.train(False)
 
     def requires_grad_(self, requires_grad=True):
+        """Set ``requires_grad`` on every parameter (False freezes the module); returns ``self``."""
         for p in self.parameters():
             p.requires_grad_(requires_grad)
         return self
 
     def zero_grad(self, set_to_none=True):
+        """Clear every parameter's gradient (set to None, or to zeros with ``set_to_none=False``)."""
         for p in self.parameters():
             if set_to_none or p.grad is None:
                 p.grad = None
@@ -210,16 +232,20 @@ class Module:
         return self
 
     def float(self):
+        """Convert the parameters and buffers to float32 in place; returns ``self``."""
         return self.to(np.float32)
 
     def double(self):
+        """Convert the parameters and buffers to float64 in place; returns ``self``."""
         return self.to(np.float64)
 
     def cpu(self):
+        """Returns ``self`` (convgrad runs on the CPU only)."""
         return self
 
     def cuda(self, device=None):
-        device_mod.device("cuda" if device is None else device)  # raises: convgrad runs on the CPU
+        """Raises DeviceError: convgrad runs on the CPU only."""
+        device_mod.check_device("cuda" if device is None else device, f"{type(self).__name__}.cuda")  # raises
         return self  # pragma: no cover
 
     # --- state ---------------------------------------------------------------------------------
@@ -280,6 +306,7 @@ class Module:
 
     # --- printing ------------------------------------------------------------------------------
     def extra_repr(self):
+        """Extra text inside the module's ``repr`` (its options); subclasses override it."""
         return ""
 
     def __repr__(self):

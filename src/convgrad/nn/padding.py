@@ -12,7 +12,7 @@ have a batch axis or not: ``(N, C, W)`` or ``(C, W)`` for the 1-d layers, ``(N, 
 Example:
     >>> layer = convgrad.nn.ReflectionPad2d((1, 1, 2, 0))
     >>> layer(convgrad.randn(8, 3, 28, 28)).shape
-    (8, 3, 30, 30)
+    convgrad.Size([8, 3, 30, 30])
 """
 import numpy as np
 

@@ -111,6 +111,7 @@ class AvgPool1d(_Pool):
                          self.count_include_pad)
 
     def extra_repr(self):
+        """The layer's options, shown inside its ``repr``."""
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
@@ -240,6 +241,11 @@ class _AdaptivePool(_Pool):
 
 
 class AdaptiveAvgPool1d(_AdaptivePool):
+    """Adaptive average pooling over a sequence to ``output_size`` positions, whatever the input length.
+
+    Shape:
+        Input ``(N, C, L)`` or ``(C, L)``; output ``(N, C, output_size)``.
+    """
     _fn = staticmethod(AP.adaptive_avg_pool1d)
 
 
@@ -249,6 +255,11 @@ class AdaptiveAvgPool2d(_AdaptivePool):
 
 
 class AdaptiveAvgPool3d(_AdaptivePool):
+    """Adaptive average pooling over a volume to ``output_size`` (an int or a (d, h, w) triple).
+
+    Shape:
+        Input ``(N, C, D, H, W)`` or ``(C, D, H, W)``; output ``(N, C, *output_size)``.
+    """
     _fn = staticmethod(AP.adaptive_avg_pool3d)
 
 
@@ -262,6 +273,11 @@ class _AdaptiveMaxPool(_AdaptivePool):
 
 
 class AdaptiveMaxPool1d(_AdaptiveMaxPool):
+    """Adaptive max pooling over a sequence to ``output_size`` positions (``return_indices`` also gives the argmax).
+
+    Shape:
+        Input ``(N, C, L)`` or ``(C, L)``; output ``(N, C, output_size)``.
+    """
     _fn = staticmethod(AP.adaptive_max_pool1d)
 
 
@@ -271,6 +287,11 @@ class AdaptiveMaxPool2d(_AdaptiveMaxPool):
 
 
 class AdaptiveMaxPool3d(_AdaptiveMaxPool):
+    """Adaptive max pooling over a volume to ``output_size`` (``return_indices`` also gives the argmax).
+
+    Shape:
+        Input ``(N, C, D, H, W)`` or ``(C, D, H, W)``; output ``(N, C, *output_size)``.
+    """
     _fn = staticmethod(AP.adaptive_max_pool3d)
 
 
@@ -361,6 +382,7 @@ class StochasticPool2d(_Pool):
         return self._run(SP.stochastic_pool2d, input, self.kernel_size, self.stride, self.padding, self.training)
 
     def extra_repr(self):
+        """The layer's options, shown inside its ``repr``."""
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
@@ -385,4 +407,5 @@ class SpatialPyramidPooling(_Pool):
         return self._run(SP.spatial_pyramid_pool2d, input, self.levels, self.mode)
 
     def extra_repr(self):
+        """The layer's options, shown inside its ``repr``."""
         return f"levels={self.levels}, mode={self.mode!r}"

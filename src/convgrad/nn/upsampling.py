@@ -19,7 +19,7 @@ class Upsample(Module):
     Example:
         >>> up = convgrad.nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False)
         >>> up(convgrad.randn(1, 3, 5, 5)).shape
-        (1, 3, 10, 10)
+        convgrad.Size([1, 3, 10, 10])
     """
 
     def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None,

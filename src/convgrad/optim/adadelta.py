@@ -30,8 +30,8 @@ class Adadelta(Optimizer):
         ArgumentError: a negative lr, eps or weight_decay, or rho outside [0, 1].
 
     Example:
-        >>> opt = convgrad.optim.Adadelta(model.parameters(), lr=1.0)
-        >>> loss.backward(); opt.step(); opt.zero_grad()
+        >>> opt = convgrad.optim.Adadelta(model.parameters(), lr=1.0)  # doctest: +SKIP
+        >>> loss.backward(); opt.step(); opt.zero_grad()  # doctest: +SKIP
     """
 
     def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *, capturable=False,

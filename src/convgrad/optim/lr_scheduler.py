@@ -82,6 +82,7 @@ class LRScheduler:
         return {key: value for key, value in self.__dict__.items() if key != "optimizer"}
 
     def load_state_dict(self, state_dict):
+        """Restore the scheduler's state from :meth:`state_dict`."""
         self.__dict__.update(state_dict)
 
 
@@ -99,9 +100,11 @@ class LambdaLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
+        """The learning rates of the current step, one per parameter group."""
         return [base_lr * fn(self.last_epoch) for fn, base_lr in zip(self.lr_lambdas, self.base_lrs)]
 
     def state_dict(self):
+        """The scheduler's state without the optimizer and the lambdas (pass the same lambdas again when restoring)."""
         return {key: value for key, value in self.__dict__.items() if key not in ("optimizer", "lr_lambdas")}
 
 
@@ -115,6 +118,7 @@ class StepLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
+        """The learning rates of the current step, one per parameter group."""
         if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
             return self._current_lrs()
         return [lr * self.gamma for lr in self._current_lrs()]
@@ -132,6 +136,7 @@ class MultiStepLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
+        """The learning rates of the current step, one per parameter group."""
         if self.last_epoch not in self.milestones:
             return self._current_lrs()
         return [lr * self.gamma ** self.milestones[self.last_epoch] for lr in self._current_lrs()]
@@ -141,6 +146,7 @@ class MultiStepLR(LRScheduler):
         return [base_lr * self.gamma ** bisect_right(milestones, self.last_epoch) for base_lr in self.base_lrs]
 
     def load_state_dict(self, state_dict):
+        """Restore the scheduler's state from :meth:`state_dict`."""
         super().load_state_dict(state_dict)
         self.milestones = {int(k): v for k, v in self.milestones.items()}  # JSON turns keys into strings
 
@@ -156,6 +162,7 @@ class ConstantLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
+        """The learning rates of the current step, one per parameter group."""
         if self.last_epoch == 0:
             return [lr * self.factor for lr in self._current_lrs()]
         if self.last_epoch != self.total_iters:
@@ -185,6 +192,7 @@ class LinearLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
+        """The learning rates of the current step, one per parameter group."""
         if self.last_epoch == 0:
             return [lr * self.start_factor for lr in self._current_lrs()]
         if self._is_initial or self.last_epoch > self.total_iters:
@@ -207,6 +215,7 @@ class ExponentialLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
+        """The learning rates of the current step, one per parameter group."""
         if self._is_initial:
             return self._current_lrs()
         return [lr * self.gamma for lr in self._current_lrs()]
@@ -230,6 +239,7 @@ class CosineAnnealingLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
+        """The learning rates of the current step, one per parameter group."""
         if self._is_initial:
             return self._current_lrs()
         if self._step_count == 1 and self.last_epoch > 0:
@@ -278,6 +288,7 @@ class SequentialLR(LRScheduler):
         self._last_lr = self._schedulers[idx].get_last_lr()
 
     def step(self):
+        """Advance one step: the scheduler in charge at this step (the one after the last milestone reached) steps."""
         self.last_epoch += 1
         idx = bisect_right(self._milestones, self.last_epoch)
         scheduler = self._schedulers[idx]
@@ -288,11 +299,13 @@ class SequentialLR(LRScheduler):
         self._last_lr = scheduler.get_last_lr()
 
     def state_dict(self):
+        """The state of this scheduler and of each scheduler in the sequence."""
         state = {key: value for key, value in self.__dict__.items() if key not in ("optimizer", "_schedulers")}
         state["_schedulers"] = [s.state_dict() for s in self._schedulers]
         return state
 
     def load_state_dict(self, state_dict):
+        """Restore the state from :meth:`state_dict`."""
         state_dict = dict(state_dict)
         schedulers = state_dict.pop("_schedulers")
         self.__dict__.update(state_dict)
@@ -352,6 +365,7 @@ class ReduceLROnPlateau(LRScheduler):
 
     @property
     def in_cooldown(self):
+        """True during the cooldown period after a reduction (no further reduction then)."""
         return self.cooldown_counter > 0
 
     def _is_better(self, value, best):
@@ -364,6 +378,8 @@ class ReduceLROnPlateau(LRScheduler):
         return value > best + self.threshold
 
     def step(self, metrics, epoch=None):
+        """Record ``metrics`` (e.g. the validation loss) and reduce the learning rate after ``patience`` epochs without
+        improvement."""
         current = float(metrics)
         self.last_epoch = self.last_epoch + 1 if epoch is None else epoch
         if self._is_better(current, self.best):
@@ -484,6 +500,7 @@ class OneCycleLR(LRScheduler):
         return (end - start) * pct + start
 
     def get_lr(self):
+        """The learning rates of the current step, one per parameter group."""
         step_num = self.last_epoch
         if step_num > self.total_steps:
             raise ArgumentError(f"Tried to step {step_num} times. The specified number of total steps is "

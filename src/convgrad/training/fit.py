@@ -120,7 +120,7 @@ class _NonFinite(Exception):
 def fit(model, train_loader, optimizer, epochs, loss_fn=None, val_loader=None, scheduler=None,
         scheduler_interval="epoch", callbacks=(), checkpoint_path=None, checkpoint_every=None,
         checkpoint_kwargs=None, resume=None, on_nonfinite="stop", detect_anomaly=False, progress=True,
-        log=None, objective=None, stop=None):
+        log=None, objective=None, stop=None, distributed=None):
     """Train ``model`` for ``epochs`` epochs; return the history (one dict per epoch).
 
     Args:
@@ -156,6 +156,10 @@ def fit(model, train_loader, optimizer, epochs, loss_fn=None, val_loader=None, s
         stop: an object with ``is_set()`` (e.g. ``threading.Event``), checked after every step:
             when set, the loop ends, writes a checkpoint (with ``checkpoint_path``) and returns
             a history with ``stopped = True``.
+        distributed: data-parallel training over MPI: a
+            :class:`convgrad.distributed.training.DataParallelRun` (``model`` and
+            ``train_loader`` wrapped by it). Rank 0 alone writes checkpoints (of the bare model);
+            every step's numbers and the stop request are agreed over the ranks.
 
     Returns:
         :class:`History`: a list of epoch records (``epoch``, ``loss``, ``accuracy`` for
@@ -169,8 +173,8 @@ def fit(model, train_loader, optimizer, epochs, loss_fn=None, val_loader=None, s
 
     Example::
 
-        >>> history = fit(model, loader, Adam(model.parameters(), lr=1e-3), epochs=3)
-        >>> history[-1]["accuracy"]
+        >>> history = fit(model, loader, Adam(model.parameters(), lr=1e-3), epochs=3)  # doctest: +SKIP
+        >>> history[-1]["accuracy"]  # doctest: +SKIP
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ArgumentError(f"fit: epochs must be a positive integer, got {epochs!r}")
@@ -188,15 +192,17 @@ def fit(model, train_loader, optimizer, epochs, loss_fn=None, val_loader=None, s
         raise ArgumentError("fit: give the loss through the objective, not loss_fn, when objective= is set")
     optimizers = _optimizer_map(optimizer, objective)
     ckpt = _Checkpointer(checkpoint_path, checkpoint_every, checkpoint_kwargs)
-    if checkpoint_path is not None:  # fail now, not at the first checkpoint after N steps of work
-        from ..io.checkpoint import check_saveable
-        check_saveable(checkpoint_path, model, optimizer, scheduler)
+    if checkpoint_path is not None and (distributed is None or distributed.is_main):  # rank 0 writes them
+        from ..io.checkpoint import check_saveable  # fail now, not at the first checkpoint after N steps of work
+        check_saveable(checkpoint_path, model if distributed is None else distributed.unwrap(model), optimizer,
+                       scheduler)
     pos = {"epoch": 0, "batch": 0, "step": 0, "stats": {}, "history": []}
     if resume is not None:
-        pos = _restore(resume, model, optimizer, scheduler, train_loader)
+        base = distributed.unwrap(model) if distributed is not None else model
+        pos = _restore(resume, base, optimizer, scheduler, train_loader)
     history = History(pos["history"])
     loop = _Loop(model, train_loader, optimizer, optimizers, scheduler, scheduler_interval, objective, callbacks,
-                 ckpt, on_nonfinite, progress, epochs, stop)
+                 ckpt, on_nonfinite, progress, epochs, stop, distributed)
     loop.step = history.step = pos["step"]
     _call(callbacks, "on_train_begin", model, {"epoch": pos["epoch"], "batch": pos["batch"], "step": pos["step"],
                                                "epochs": epochs, "steps_per_epoch": len(train_loader),
@@ -217,7 +223,7 @@ def fit(model, train_loader, optimizer, epochs, loss_fn=None, val_loader=None, s
             _call(callbacks, "on_epoch_end", epoch, record)
             if log is not None:
                 log(_epoch_line(record, epochs))
-            if stop is not None and stop.is_set() and epoch + 1 < epochs:
+            if stop is not None and loop.stop_requested() and epoch + 1 < epochs:
                 loop.save(epoch + 1, 0, RunningStats(), history)
                 history.stopped = True
                 break
@@ -245,7 +251,8 @@ class _Loop:
     """One epoch at a time; keeps the global step count."""
 
     def __init__(self, model, loader, optimizer, optimizers, scheduler, interval, objective, callbacks, ckpt,
-                 on_nonfinite, progress, epochs, stop):
+                 on_nonfinite, progress, epochs, stop, distributed=None):
+        self.distributed, self.agreed_stop = distributed, False
         self.model, self.loader, self.optimizer, self.scheduler = model, loader, optimizer, scheduler
         self.optimizers, self.objective = optimizers, objective
         self.interval, self.callbacks, self.ckpt = interval, callbacks, ckpt
@@ -259,12 +266,22 @@ class _Loop:
                 "stats": stats.state_dict(), "history": list(history), "objective": self.objective.describe()}
 
     def save(self, epoch, batch, stats, history):
-        if self.ckpt.path is not None:
-            self.ckpt.save(self.model, self.optimizer, self.scheduler, self._state(epoch, batch, stats, history))
+        dist = self.distributed
+        if self.ckpt.path is not None and (dist is None or dist.is_main):
+            model = self.model if dist is None else dist.unwrap(self.model)
+            self.ckpt.save(model, self.optimizer, self.scheduler, self._state(epoch, batch, stats, history))
+
+    def stop_requested(self):
+        """The stop request, agreed by all ranks at the last step when distributed."""
+        if self.distributed is not None:
+            return self.agreed_stop
+        return self.stop is not None and self.stop.is_set()
 
     def _update(self, loss, key="model"):
         """Check the loss, then zero the gradients of optimizer ``key``, back-propagate and step it."""
         value = float(loss.item())
+        if self.distributed is not None and not self.distributed.agree_finite(value):
+            raise _NonFinite(value if not math.isfinite(value) else math.nan)  # NaN on another rank
         if not math.isfinite(value):
             raise _NonFinite(value)
         optimizer = self.optimizers[key]
@@ -296,6 +313,9 @@ class _Loop:
             if self.scheduler is not None and self.interval == "step":
                 self.scheduler.step()
             n = len(labels)
+            if self.distributed is not None:  # the global batch's numbers; a stop on any rank stops all
+                numbers, n, self.agreed_stop = self.distributed.reduce_step(
+                    numbers, n, self.stop is not None and self.stop.is_set())
             loss_value, correct = numbers.pop("loss"), numbers.pop("correct", 0)
             stats.update(loss_value, correct, n, **numbers)
             seen_here += n
@@ -303,7 +323,7 @@ class _Loop:
                 logs = {"loss": loss_value, "epoch": epoch + 1, "batch": b, "step": self.step,
                         "lr": _lr(self.optimizer), "model": self.model, **numbers}
                 _call(self.callbacks, "on_step_end", self.step, logs)
-            stopping = self.stop is not None and self.stop.is_set()
+            stopping = self.stop_requested()
             if self.ckpt.due(self.step) or stopping:
                 self.save(epoch, b + 1, stats, history)
             bar.update(1)

@@ -57,9 +57,11 @@ class Optimizers(_Group):
 
     @property
     def param_groups(self):
+        """The parameter groups of the first optimizer (what schedulers and logs read)."""
         return next(iter(self.members.values())).param_groups
 
     def zero_grad(self):
+        """Clear the gradients of every optimizer's parameters."""
         for m in self.members.values():
             m.zero_grad()
 
@@ -70,5 +72,6 @@ class Schedulers(_Group):
     kind = "scheduler"
 
     def step(self):
+        """Step every scheduler."""
         for m in self.members.values():
             m.step()

@@ -24,6 +24,7 @@ class RunningStats:
         self.sums = {k: float(v) for k, v in (sums or {}).items()}
 
     def update(self, mean_loss, correct, n, **means):
+        """Add a batch: its mean loss, its number of correct predictions, its size ``n`` and other batch means."""
         self.loss_sum += float(mean_loss) * n
         self.correct += int(correct)
         self.seen += int(n)
@@ -32,10 +33,12 @@ class RunningStats:
 
     @property
     def loss(self):
+        """Mean loss per sample so far (NaN before the first batch)."""
         return self.loss_sum / self.seen if self.seen else float("nan")
 
     @property
     def accuracy(self):
+        """Share of correct predictions so far (NaN before the first batch)."""
         return self.correct / self.seen if self.seen else float("nan")
 
     def means(self):
@@ -43,4 +46,5 @@ class RunningStats:
         return {k: (v / self.seen if self.seen else float("nan")) for k, v in self.sums.items()}
 
     def state_dict(self):
+        """The running sums as a dict (stored in checkpoints, restored with ``RunningStats(**state)``)."""
         return {"loss_sum": self.loss_sum, "correct": self.correct, "seen": self.seen, "sums": dict(self.sums)}

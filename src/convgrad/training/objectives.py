@@ -56,6 +56,16 @@ class Objective:
         return model.parameters()
 
     def train_step(self, model, images, labels, update):
+        """One optimisation step on a batch; subclasses implement it.
+
+        Args:
+            model: the model being trained.
+            images, labels: the batch (tensors).
+            update: ``update(loss, key) -> float`` backpropagates ``loss`` and steps the optimizer named ``key``.
+
+        Returns:
+            A dict of the step's numbers, at least ``{"loss": float}``.
+        """
         raise NotImplementedError
 
     def evaluate(self, model, loader):
@@ -63,6 +73,7 @@ class Objective:
         return {}
 
     def describe(self):
+        """A JSON-able description of the objective (stored in the run's config and checkpoint)."""
         return {"name": self.name}
 
     def __repr__(self):
@@ -117,8 +128,8 @@ class Classification(Objective):
 
     Example::
 
-        >>> history = fit(model, loader, optimizer, epochs=5, objective=Classification())
-        >>> history[-1]["accuracy"]
+        >>> history = fit(model, loader, optimizer, epochs=5, objective=Classification())  # doctest: +SKIP
+        >>> history[-1]["accuracy"]  # doctest: +SKIP
     """
 
     name = "classification"
@@ -128,11 +139,13 @@ class Classification(Objective):
         self.loss_fn = loss_fn or default_classification_loss
 
     def train_step(self, model, images, labels, update):
+        """Cross-entropy on the batch, one optimizer step; returns ``{"loss", "correct"}``."""
         output = model(images)
         loss_value = update(self.loss_fn(output, labels), "model")
         return {"loss": loss_value, "correct": correct_count(main_logits(output).numpy(), labels.numpy())}
 
     def evaluate(self, model, loader):
+        """Top-1 accuracy on ``loader``: ``{"accuracy": float}``."""
         from .fit import evaluate
 
         return {"accuracy": evaluate(model, loader)}
@@ -192,10 +205,12 @@ class Reconstruction(Objective):
         return F.binary_cross_entropy(output, target) if self.loss == "bce" else F.mse_loss(output, target)
 
     def train_step(self, model, images, labels, update):
+        """Mean squared error between the reconstruction and the image, one optimizer step; returns ``{"loss"}``."""
         target = self.targets.unit(images)
         return {"loss": update(self._loss(model(images), target), "model")}
 
     def evaluate(self, model, loader):
+        """Mean loss and mean squared error of the reconstructions on ``loader``: ``{"loss", "mse"}``."""
         def numbers(images, labels):
             target = self.targets.unit(images)
             output = model(images)
@@ -205,6 +220,7 @@ class Reconstruction(Objective):
         return _mean_over(model, loader, numbers)
 
     def describe(self):
+        """A JSON-able description (name, loss, output range [0, 1] and the image targets' scaling)."""
         return {"name": self.name, "loss": self.loss, "output_range": [0, 1], **self.targets.describe()}
 
 
@@ -249,11 +265,14 @@ class VAE(Objective):
         return recon_loss, kl
 
     def train_step(self, model, images, labels, update):
+        """The negative ELBO (reconstruction + KL) on the batch, one optimizer step; returns ``{"loss", "recon_loss",
+        "kl"}``."""
         recon_loss, kl = self._terms(model, images, sample=True)
         loss = update(recon_loss + kl * self.beta, "model")
         return {"loss": loss, "recon_loss": float(recon_loss.item()), "kl": float(kl.item())}
 
     def evaluate(self, model, loader):
+        """The mean negative ELBO and its two terms on ``loader``: ``{"loss", "recon_loss", "kl"}``."""
         def numbers(images, labels):
             recon_loss, kl = self._terms(model, images, sample=False)
             r, k = float(recon_loss.item()), float(kl.item())
@@ -261,6 +280,7 @@ class VAE(Objective):
         return _mean_over(model, loader, numbers)
 
     def describe(self):
+        """A JSON-able description (name, KL weight ``beta``, output range and the image targets' scaling)."""
         return {"name": self.name, "beta": self.beta, "output_range": [0, 1], **self.targets.describe()}
 
 
@@ -296,11 +316,14 @@ class GAN(Objective):
         self.targets = _ImageTargets(mean, std)
 
     def parameters(self, model, key="generator"):
+        """The parameters of the ``generator`` or the ``discriminator`` (one optimizer each)."""
         if key not in GAN_KEYS:
             raise ArgumentError(f"GAN: the optimizers are {GAN_KEYS}, not {key!r}")
         return getattr(model, key).parameters()
 
     def train_step(self, model, images, labels, update):
+        """One discriminator step (real vs generated images), then one generator step; returns ``{"loss", "d_loss",
+        "g_loss", "d_real", "d_fake"}``."""
         from ..creation import ones, randn, zeros
 
         F = _F()
@@ -320,6 +343,7 @@ class GAN(Objective):
                 "d_fake": sigmoid(d_fake)}
 
     def describe(self):
+        """A JSON-able description (name, output range [-1, 1] and the image targets' scaling)."""
         return {"name": self.name, "output_range": [-1, 1], **self.targets.describe()}
 
 

@@ -105,6 +105,8 @@ class RunLock:
         self._held = False
 
     def acquire(self):
+        """Take the run directory's lock (``run.lock``); a stale lock of a dead process is replaced. Raises RunError if
+        a live trainer holds it."""
         info = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
         for _ in range(3):
             try:
@@ -128,6 +130,7 @@ class RunLock:
         raise RunError(f"could not take the lock '{self.path}'")
 
     def release(self):
+        """Remove the lock if this process holds it."""
         if self._held:
             self._held = False
             if _read_lock(self.path).get("pid") == os.getpid():

@@ -360,9 +360,9 @@ class DataLoader:
         shuffle: a new random order every epoch (map-style datasets only).
         sampler: an iterable of indices (instead of ``shuffle``).
         batch_sampler: an iterable of index lists (instead of batch_size/shuffle/sampler/drop_last).
-        num_workers, pin_memory, persistent_workers, prefetch_factor, timeout, worker_init_fn,
-            multiprocessing_context, pin_memory_device, in_order: accepted; loading runs in the
-            main process.
+        num_workers: accepted, as are ``pin_memory``, ``persistent_workers``, ``prefetch_factor``,
+            ``timeout``, ``worker_init_fn``, ``multiprocessing_context``, ``pin_memory_device`` and
+            ``in_order``; loading runs in the main process.
         collate_fn: merges a list of samples (default :func:`default_collate`).
         drop_last: drop the last incomplete batch.
         generator: a :class:`convgrad.Generator` for the shuffling.

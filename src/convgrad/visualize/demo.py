@@ -77,8 +77,9 @@ def filters_demo(image, path=None, factor=4, image_name=None, title=None):
         "gabor_angles" (edge angles in degrees), "downsampled" {"max", "min", "avg"}}``.
 
     Raises:
-        DatasetNotFoundError / ImageError: the file is missing or unreadable. ArgumentError: bad
-        factor or an image smaller than one block.
+        DatasetNotFoundError: the file is missing.
+        ImageError: the file is not a readable image.
+        ArgumentError: a bad factor or an image smaller than one block.
     """
     if isinstance(image, (str, os.PathLike)):
         image_name = image_name or os.path.basename(os.fspath(image))

@@ -75,7 +75,7 @@ def filters(model, layer=None, path=None, title=None, model_label=None):
         ArgumentError: as :func:`filter_weights`. MissingExtraError: matplotlib is not installed.
 
     Example:
-        >>> pic = filters(convgrad.load("run/model.npz"), path="conv1.png")
+        >>> pic = filters(convgrad.load("run/model.npz"), path="conv1.png")  # doctest: +SKIP
     """
     name, weights = filter_weights(model, layer)
     out_c, in_c, kh, kw = weights.shape
@@ -268,8 +268,8 @@ def describe_filters(weights):
     ``{"filter", "orientation_deg", "coherence", "nearest", "correlation", "norm"}``.
 
     Example:
-        >>> rows = describe_filters(model.conv1.weight.numpy())
-        >>> rows[0]["nearest"], rows[0]["correlation"]
+        >>> rows = describe_filters(model.conv1.weight.numpy())  # doctest: +SKIP
+        >>> rows[0]["nearest"], rows[0]["correlation"]  # doctest: +SKIP
         ('sobel x (vertical edge)', 0.93)
     """
     w = np.asarray(weights, dtype=np.float64)
