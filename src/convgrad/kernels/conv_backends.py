@@ -262,6 +262,19 @@ def select_backend(x, weight_shape, stride, pad_lo, pad_hi, dilation, groups):
     Rules, in order: a backend forced by :func:`set_conv_algorithm` (where it supports the
     layer); the FFT for large stride-1 kernels (:func:`conv_algo.use_fft`); batch-last memory
     for narrow layers (:func:`conv_batch_last.eligible`); else the channels-last engine.
+
+    Args:
+        x: the input array ``(N, C, *S)``.
+        weight_shape: ``(OC, C / groups, *K)``.
+        stride, pad_lo, pad_hi, dilation: one int per spatial axis; groups: an int.
+
+    Returns:
+        A :class:`ConvBackend` holding these options.
+
+    Example:
+        >>> x = np.zeros((32, 1, 28, 28), np.float32)
+        >>> select_backend(x, (6, 1, 5, 5), (1, 1), (2, 2), (2, 2), (1, 1), 1).name
+        'batch_last'
     """
     groups = int(groups)
     kernel = tuple(weight_shape[2:])
