@@ -105,7 +105,7 @@ def test_predict_png_body_equals_convgrad_predict(client, model_id, lenet_path, 
     """A PNG body (dark digit on white, bigger than 28x28) gets the answer of `convgrad predict`."""
     from PIL import Image
 
-    from convgrad.training.runner import predict_digits
+    from convgrad.training.use import predict_digits
 
     for i in (3, 11, 42):
         big = Image.fromarray(255 - test_set.data[i]).resize((140, 140), Image.Resampling.BILINEAR)

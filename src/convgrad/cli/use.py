@@ -31,7 +31,7 @@ def register(sub):
 
 
 def run_evaluate(args):
-    from ..training.runner import evaluate_checkpoint
+    from ..training.use import evaluate_checkpoint
 
     report = evaluate_checkpoint(args.checkpoint, data=args.data, data_kind=args.data_kind, max_test=args.max_test,
                                  per_class=True)
@@ -50,7 +50,7 @@ def run_evaluate(args):
 
 
 def run_predict(args):
-    from ..training.runner import predict_files
+    from ..training.use import predict_files
 
     failed = 0
     for r in predict_files(args.checkpoint, args.images, on_error="report"):

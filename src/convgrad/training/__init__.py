@@ -11,4 +11,5 @@ from .groups import Optimizers, Schedulers
 from .objectives import GAN, VAE, Classification, Objective, Reconstruction, make_objective, objective_for_model
 from .metrics import RunningStats, accuracy, correct_count
 from .rundir import RunError, RunLock, read_metrics
-from .runner import DEFAULTS, evaluate_checkpoint, predict_digits, predict_files, resume_run, train_run
+from .runner import DEFAULTS, resume_run, train_run
+from .use import evaluate_checkpoint, predict_digits, predict_files
