@@ -23,6 +23,32 @@ def _downsampled(side):
     return (side + 1) // 2  # floor((n + 2 - 3) / 2) + 1 = ceil(n / 2)
 
 
+def conv_geometry(height, width, widths):
+    """The sides after each stride-2 stage ``[(H, W), (H/2, W/2), (H/4, W/4)]`` (rounded up),
+    the code map's shape ``(widths[1], H/4, W/4)`` and its size flattened."""
+    sides = [(height, width)]
+    for _ in range(2):
+        sides.append(tuple(_downsampled(s) for s in sides[-1]))
+    code_shape = (widths[1],) + sides[-1]
+    return sides, code_shape, code_shape[0] * code_shape[1] * code_shape[2]
+
+
+def conv_encoder_layers(in_channels, widths):
+    """conv 3x3/2 (widths[0]) ReLU  conv 3x3/2 (widths[1]) ReLU  flatten."""
+    return [nn.Conv2d(in_channels, widths[0], kernel_size=3, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(widths[0], widths[1], kernel_size=3, stride=2, padding=1), nn.ReLU(), nn.Flatten()]
+
+
+def conv_decoder_layers(widths, in_channels, sides):
+    """convT 3x3/2 (widths[0]) ReLU  convT 3x3/2 (in_channels), undoing :func:`conv_encoder_layers`
+    exactly: output_padding = target side - (2 * side - 1), per dimension, 0 or 1."""
+    pad_mid = tuple(t - (2 * s - 1) for t, s in zip(sides[1], sides[2]))
+    pad_out = tuple(t - (2 * s - 1) for t, s in zip(sides[0], sides[1]))
+    return [nn.ConvTranspose2d(widths[1], widths[0], kernel_size=3, stride=2, padding=1, output_padding=pad_mid),
+            nn.ReLU(),
+            nn.ConvTranspose2d(widths[0], in_channels, kernel_size=3, stride=2, padding=1, output_padding=pad_out)]
+
+
 class ConvAutoencoder(ZooModel):
     """Convolutional autoencoder; stages ``encoder``, ``decoder_fc``, ``decoder``.
 
@@ -46,25 +72,10 @@ class ConvAutoencoder(ZooModel):
             raise ArgumentError(f"ConvAutoencoder: output_activation must be 'sigmoid' or None, got "
                                 f"{output_activation!r}")
         self.input_size = (height, width)
-        sides = [(height, width)]
-        for _ in range(2):
-            sides.append(tuple(_downsampled(s) for s in sides[-1]))
-        self.code_shape = (widths[1],) + sides[-1]
-        flat = widths[1] * sides[-1][0] * sides[-1][1]
-        self.encoder = nn.Sequential(
-            nn.Conv2d(in_channels, widths[0], kernel_size=3, stride=2, padding=1), nn.ReLU(),
-            nn.Conv2d(widths[0], widths[1], kernel_size=3, stride=2, padding=1), nn.ReLU(),
-            nn.Flatten(), nn.Linear(flat, code_dim),
-        )
+        sides, self.code_shape, flat = conv_geometry(height, width, widths)
+        self.encoder = nn.Sequential(*conv_encoder_layers(in_channels, widths), nn.Linear(flat, code_dim))
         self.decoder_fc = nn.Sequential(nn.Linear(code_dim, flat), nn.ReLU())
-        # output_padding = target side - (2 * side - 1), per dimension: 0 or 1
-        pad_mid = tuple(t - (2 * s - 1) for t, s in zip(sides[1], sides[2]))
-        pad_out = tuple(t - (2 * s - 1) for t, s in zip(sides[0], sides[1]))
-        layers = [
-            nn.ConvTranspose2d(widths[1], widths[0], kernel_size=3, stride=2, padding=1, output_padding=pad_mid),
-            nn.ReLU(),
-            nn.ConvTranspose2d(widths[0], in_channels, kernel_size=3, stride=2, padding=1, output_padding=pad_out),
-        ]
+        layers = conv_decoder_layers(widths, in_channels, sides)
         if output_activation == "sigmoid":
             layers.append(nn.Sigmoid())
         self.decoder = nn.Sequential(*layers)

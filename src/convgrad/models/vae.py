@@ -18,7 +18,7 @@ a sigmoid: pixel probabilities in [0, 1], trained with the binary cross-entropy 
 """
 from .. import nn
 from ..errors import ArgumentError, ShapeError
-from .autoencoder import _downsampled
+from .autoencoder import conv_decoder_layers, conv_encoder_layers, conv_geometry
 from .base import ZooModel, register_model
 
 
@@ -42,27 +42,12 @@ class VAE(ZooModel):
                                 f"input_size={input_size}, latent_dim={latent_dim}, in_channels={in_channels}, "
                                 f"widths={widths}")
         self.input_size, self.latent_dim, self.in_channels = (height, width), int(latent_dim), int(in_channels)
-        sides = [(height, width)]
-        for _ in range(2):
-            sides.append(tuple(_downsampled(s) for s in sides[-1]))
-        self.code_shape = (widths[1],) + sides[-1]
-        flat = widths[1] * sides[-1][0] * sides[-1][1]
-        self.encoder = nn.Sequential(
-            nn.Conv2d(in_channels, widths[0], kernel_size=3, stride=2, padding=1), nn.ReLU(),
-            nn.Conv2d(widths[0], widths[1], kernel_size=3, stride=2, padding=1), nn.ReLU(),
-            nn.Flatten(),
-        )
+        sides, self.code_shape, flat = conv_geometry(height, width, widths)
+        self.encoder = nn.Sequential(*conv_encoder_layers(in_channels, widths))
         self.fc_mu = nn.Linear(flat, latent_dim)
         self.fc_logvar = nn.Linear(flat, latent_dim)
         self.decoder_fc = nn.Sequential(nn.Linear(latent_dim, flat), nn.ReLU())
-        pad_mid = tuple(t - (2 * s - 1) for t, s in zip(sides[1], sides[2]))
-        pad_out = tuple(t - (2 * s - 1) for t, s in zip(sides[0], sides[1]))
-        self.decoder = nn.Sequential(
-            nn.ConvTranspose2d(widths[1], widths[0], kernel_size=3, stride=2, padding=1, output_padding=pad_mid),
-            nn.ReLU(),
-            nn.ConvTranspose2d(widths[0], in_channels, kernel_size=3, stride=2, padding=1, output_padding=pad_out),
-            nn.Sigmoid(),
-        )
+        self.decoder = nn.Sequential(*conv_decoder_layers(widths, in_channels, sides), nn.Sigmoid())
 
     def encode_stats(self, x):
         """Images (N, C, H, W) -> ``(mu, logvar)``, each (N, latent_dim): the Gaussian q(z | x)."""
