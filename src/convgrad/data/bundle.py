@@ -234,19 +234,12 @@ def _open_idx(path, opts):
     else:
         try:
             test_images, test_labels = load_mnist_arrays(root, train=False)
-            test_name = "test"
         except DatasetNotFoundError:
             test_images = test_labels = None
     if test_images is not None and test_images.shape[1:] != images.shape[1:]:
         raise FileFormatError(f"'{root}': train images are {images.shape[1:]}, test images {test_images.shape[1:]}")
-    split = None
-    if test_images is None:
-        tr, va = stratified_split(labels, opts["val_split"], opts["seed"])
-        split = _split_record(opts["val_split"], opts["seed"], len(labels), va)
-        images, labels, test_images, test_labels = images[tr], labels[tr], images[va], labels[va]
-        test_name = "validation"
-    images, labels = _limit(images, labels, opts["max_train"], opts["seed"], "train", notes)
-    test_images, test_labels = _limit(test_images, test_labels, opts["max_test"], opts["seed"], "test", notes)
+    images, labels, test_images, test_labels, split, test_name = _split_and_limit(images, labels, test_images,
+                                                                                  test_labels, opts, notes)
     class_names = [str(d) for d in range(int(max(labels.max(), test_labels.max())) + 1)]
     _check_classes(class_names, labels, test_labels, test_name, notes)
     mean, std = _idx_stats(path, images)
@@ -283,6 +276,20 @@ def _limit(x, y, limit, seed, what, notes):
 
 
 # -- image folders ------------------------------------------------------------------------------
+def _split_and_limit(x, y, x_test, y_test, opts, notes):
+    """Hold out a seeded stratified validation split when there is no test split, then apply
+    ``max_train`` / ``max_test``; returns ``(x, y, x_test, y_test, split record or None, test_name)``."""
+    split, test_name = None, "test"
+    if x_test is None:
+        tr, va = stratified_split(y, opts["val_split"], opts["seed"])
+        split = _split_record(opts["val_split"], opts["seed"], len(y), va)
+        x, y, x_test, y_test = x[tr], y[tr], x[va], y[va]
+        test_name = "validation"
+    x, y = _limit(x, y, opts["max_train"], opts["seed"], "train", notes)
+    x_test, y_test = _limit(x_test, y_test, opts["max_test"], opts["seed"], "test", notes)
+    return x, y, x_test, y_test, split, test_name
+
+
 def _split_dirs(root):
     train = os.path.join(root, "train")
     for name in ("test", "val", "validation"):
@@ -372,14 +379,8 @@ def _array_bundle(kind, source, x, y, x_test, y_test, opts, extra_pre, layout=No
         notes.append(f"labels {_preview(class_names)} mapped to class indices 0..{len(class_names) - 1} "
                      f"(class_names keep the labels)")
     targets, test_targets = targets_all[:len(y)], targets_all[len(y):]
-    split, test_name = None, "test"
-    if x_test is None:
-        tr, va = stratified_split(targets, opts["val_split"], opts["seed"])
-        split = _split_record(opts["val_split"], opts["seed"], len(targets), va)
-        x, targets, x_test, test_targets = x[tr], targets[tr], x[va], targets[va]
-        test_name = "validation"
-    x, targets = _limit(x, targets, opts["max_train"], opts["seed"], "train", notes)
-    x_test, test_targets = _limit(x_test, test_targets, opts["max_test"], opts["seed"], "test", notes)
+    x, targets, x_test, test_targets, split, test_name = _split_and_limit(x, targets, x_test, test_targets, opts,
+                                                                          notes)
     _check_classes(class_names, targets, test_targets, test_name, notes)
     images = shape_kind == "images"
     scale = _scale_of(x) if images else 1.0
