@@ -49,7 +49,17 @@ def random_configs(count, seed):
 LARGE = [((3, 32, 40, 40), (32, 32, 3, 3), True, (1, 1), (1, 1), (1, 1), (1, 1), 1, "last"),
          ((1, 32, 40, 40), (64, 32, 3, 3), False, (1, 1), (1, 1), (1, 1), (1, 1), 1, "last"),
          ((2, 24, 36, 36), (16, 24, 3, 5), True, (1, 2), (1, 2), (0, 1), (1, 1), 1, "first")]
-CONFIGS = random_configs(28, 7) + LARGE
+# strided layers with at least 16 input channels per group: the channels-last engine's input
+# gradient is one stride-1 correlation per phase of the stride (conv_algo._input_grad_phases),
+# including phases no tap reaches (kernel smaller than the stride), asymmetric padding, groups;
+# the dilated one keeps col2im
+STRIDED = [((2, 16, 9, 10), (8, 16, 4, 4), False, (2, 2), (1, 1), (1, 1), (1, 1), 1, "last"),
+           ((2, 18, 11, 7), (5, 18, 3, 1), True, (3, 2), (2, 0), (1, 1), (1, 1), 1, "first"),
+           ((3, 16, 13), (4, 16, 5), True, (3,), (2,), (0,), (1,), 1, "first"),
+           ((2, 32, 8, 8), (6, 16, 3, 3), False, (2, 2), (1, 1), (0, 1), (1, 1), 2, "last"),
+           ((1, 16, 5, 6, 5), (3, 16, 2, 3, 1), False, (2, 2, 3), (0, 1, 0), (1, 0, 0), (1, 1, 1), 1, "first"),
+           ((2, 16, 9, 9), (4, 16, 3, 3), False, (2, 2), (1, 1), (1, 1), (2, 2), 1, "last")]
+CONFIGS = random_configs(28, 7) + LARGE + STRIDED
 
 
 def in_layout(a, layout):
