@@ -368,7 +368,7 @@ def flipped_weight_matrix(weight, groups):
     Built as the transpose of a C-ordered ``(Cg, K*OCg)`` buffer: from a weight in the GEMM
     layout (``(*K, Cg, OC)`` memory, how ``nn.Conv*d`` keeps it) that copies runs of OC
     contiguous numbers, where the C-ordered matrix transposes every ``(Cg, OC)`` block (DCGAN's
-    512x256x4x4 weight: 5.3 -> 1 ms); BLAS reads the transpose in place."""
+    512x256x4x4 weight: 4.86 -> 0.59 ms, 1.18 -> 0.07 ms per stride phase); BLAS reads the transpose in place."""
     if groups != 1:
         return None
     nk = weight.ndim - 2
