@@ -39,10 +39,12 @@ Measured on 128x16x28x28 float32 (100352x16), one thread, forward + backward: 9.
 pieces; then 7.65 ms (statistics 1.38, output 2.09, sums 1.69, input gradient 2.49); now see
 ``bench/bn_micro.py`` (PyTorch 1.9-2.4 ms).
 """
+import threading
+
 import numpy as np
 
 from .blas import blas_threads
-from .parallel import run_pieces, scratch, workers
+from .parallel import run_pieces, workers
 
 PIECE_ELEMENTS = 1 << 18
 WIDE_ELEMENTS = 1 << 14  # numbers per wide row (the inner loop of a broadcast)
@@ -50,6 +52,7 @@ FOLD_LIMIT = 8.0  # largest |mean| * invstd for which x * s + t replaces (x - me
 PARALLEL_MIN_SIZE = 1 << 24  # smaller arrays run their pieces in the caller (see the docstring)
 _ROWS = 64  # the narrowest wide row; pieces start at multiples of it
 _SAMPLE_ROWS = 256  # rows averaged for the shift of the statistics
+_SCATTER = 2654435761  # row i of the sample is i * _SCATTER mod M (Knuth's multiplicative hash)
 
 
 def _wide_rows(c):
@@ -83,8 +86,18 @@ class _Plan:
         self.largest = max((p.stop - p.start) * c for p in self.pieces) if self.pieces else 0
 
     def buffer(self, dtype):
-        """A piece-sized buffer private to the calling thread (its contents are garbage)."""
-        return scratch((self.largest,), dtype)
+        """A piece-sized buffer private to the calling thread (its contents are garbage): one
+        per thread and dtype, kept at the largest size asked for. (``parallel.scratch`` keys
+        its buffers by shape and drops them when the convolutions ask for a few other shapes;
+        a new buffer costs a page fault per 4 kB on its first use.)"""
+        buffers = getattr(_local, "buffers", None)
+        if buffers is None:
+            buffers = _local.buffers = {}
+        key = np.dtype(dtype).str
+        buf = buffers.get(key)
+        if buf is None or buf.size < self.largest:
+            buf = buffers[key] = np.empty(self.largest, dtype)
+        return buf[:self.largest]
 
     def blocks(self, piece, *arrays):
         """``(width, views)`` for each block of ``piece``: every array's rows as (n, width C)."""
@@ -114,6 +127,7 @@ class _Plan:
 
 
 _ones = {}
+_local = threading.local()
 
 
 def _ones_for(n, dtype):
@@ -129,15 +143,19 @@ def _ones_for(n, dtype):
 
 def _add_sum(acc, block, other=None):
     """``acc += per-channel sum of block`` (or of ``block * other``), both (n, width C), in
-    float64. The width C column sums come from a BLAS product with ones (of products: einsum,
-    which multiplies and adds without writing the product); they are float32 sums of n terms,
-    n at most 16 except in a small array or a piece's tail. A second product folds them to C in
-    float64."""
+    float64. Viewed as rows of 64 C numbers (or C, for single rows), the column sums come from
+    a BLAS product with ones, or for products from einsum (which multiplies and adds without
+    writing the product): float32 sums of at most a piece's rows / 64 terms, as many as
+    ``v.reshape(-1, 64, C).sum(axis=0)`` adds. A second product folds them to C in float64."""
+    c = acc.size
+    if block.shape[1] % (_ROWS * c) == 0:
+        block = block.reshape(-1, _ROWS * c)
+        other = None if other is None else other.reshape(-1, _ROWS * c)
     if other is not None:
         partial = np.einsum("ij,ij->j", block, other)
     else:
         partial = block[0] if block.shape[0] == 1 else _ones_for(block.shape[0], block.dtype) @ block
-    acc += _ones_for(block.shape[1] // acc.size, np.float64) @ partial.reshape(-1, acc.size).astype(np.float64)
+    acc += _ones_for(partial.size // c, np.float64) @ partial.reshape(-1, c).astype(np.float64)
 
 
 def _dtype_vector(values, dtype):
@@ -152,24 +170,25 @@ def _fold(mean, invstd):
 def mean_and_variance(v):
     """Per-channel mean and biased variance (float64) of ``v`` (M, C).
 
-    One reading pass over ``v``: each piece minus the shift ``K`` into a piece-sized buffer,
-    its column sums, the buffer squared in place, its column sums. If a channel's shift was
-    further than one standard deviation from its mean (``(S1 / M)^2 > var``), a second pass
-    sums the squares centred on the mean itself."""
+    One reading pass over ``v``: each piece minus the shift ``K`` (the mean of 256 rows) into a
+    piece-sized buffer, then the buffer's column sums and sums of squares. If a channel's shift
+    was further than one standard deviation from its mean (``(S1 / M)^2 > var``), the pass runs
+    again centred on the mean found."""
     m, c = v.shape
     plan = _Plan(v.shape)
-    sample = v[::max(1, m // _SAMPLE_ROWS)]
+    # rows scattered over the batch (evenly spaced ones would fall on the same pixels of
+    # every image, often its border, whose mean is not the batch's)
+    sample = v[np.arange(min(m, _SAMPLE_ROWS), dtype=np.int64) * _SCATTER % m]
     shift = (_ones_for(sample.shape[0], np.float64) @ sample.astype(np.float64) / sample.shape[0]).astype(v.dtype)
     mean, var, off = _shifted_sums(v, plan, shift)
     if np.any(off):
-        _, var, _ = _shifted_sums(v, plan, mean.astype(v.dtype), squares_only=True)
-        var = np.maximum(var, 0)
+        mean, var, _ = _shifted_sums(v, plan, mean.astype(v.dtype))
     return mean, var
 
 
-def _shifted_sums(v, plan, shift, squares_only=False):
-    """mean, variance and the channels whose shift was off, from sums of ``(v - shift)`` and
-    its squares; with ``squares_only`` the shift is the mean and only the squares are summed."""
+def _shifted_sums(v, plan, shift):
+    """Mean, variance and the channels whose shift was more than one standard deviation off
+    the mean, from the sums of ``(v - shift)`` and of its squares."""
     m, c = v.shape
     shifts = plan.tiled(shift)
 
@@ -180,13 +199,10 @@ def _shifted_sums(v, plan, shift, squares_only=False):
             d = buf[:x.size].reshape(x.shape)
             buf = buf[x.size:]
             np.subtract(x, shifts[:x.shape[1]], out=d)
-            if not squares_only:
-                _add_sum(sums[0], d)
+            _add_sum(sums[0], d)
             _add_sum(sums[1], d, d)
         return sums
     s1, s2 = plan.run(piece) / m
-    if squares_only:
-        return None, s2, None
     mean = shift.astype(np.float64) + s1
     var = s2 - s1 * s1
     return mean, np.maximum(var, 0), s1 * s1 > var
@@ -289,9 +305,9 @@ def input_gradient(g, v, mean, invstd, mean_g, mean_gx, scale):
             else:
                 np.subtract(x, means[:n], out=d)
                 d *= b_s[:n]
+            d += k_s[:n]  # in the buffer, while it is in the cache
             np.multiply(gb, a_s[:n], out=o)
             o += d
-            o += k_s[:n]
     plan.map(piece)
     return out
 
