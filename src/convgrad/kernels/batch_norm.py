@@ -84,6 +84,7 @@ class _Plan:
         bounds = [min(m, -(-m * i // parts) // self.rows * self.rows) for i in range(parts)] + [m]
         self.pieces = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
         self.largest = max((p.stop - p.start) * c for p in self.pieces) if self.pieces else 0
+        self.tile = next((w for w in self.widths if w <= max(p.stop - p.start for p in self.pieces)), 1)
 
     def buffer(self, dtype):
         """A piece-sized buffer private to the calling thread (its contents are garbage): one
@@ -109,8 +110,11 @@ class _Plan:
                 start = end
 
     def tiled(self, vector):
-        """A per-channel vector tiled for the widest rows; ``[:width C]`` fits narrower ones."""
-        return None if vector is None else np.tile(vector, self.rows)
+        """A per-channel vector tiled for the widest rows used; ``[:width C]`` fits narrower
+        ones."""
+        if vector is None or self.tile == 1:
+            return vector
+        return np.tile(vector, self.tile)
 
     def map(self, fn):
         """``[fn(piece) for piece in pieces]``: on the workers if the array is large enough,
@@ -124,6 +128,20 @@ class _Plan:
     def run(self, fn):
         """:meth:`map`, the float64 results added up."""
         return np.sum(self.map(fn), axis=0)
+
+
+_plans = {}
+
+
+def _plan(shape):
+    """The :class:`_Plan` of ``shape`` (kept: a training step asks for the same few shapes)."""
+    key = (tuple(shape), PIECE_ELEMENTS, WIDE_ELEMENTS, PARALLEL_MIN_SIZE, workers())
+    plan = _plans.get(key)
+    if plan is None:
+        if len(_plans) >= 64:
+            _plans.clear()
+        plan = _plans[key] = _Plan(shape)
+    return plan
 
 
 _ones = {}
@@ -175,7 +193,7 @@ def mean_and_variance(v):
     was further than one standard deviation from its mean (``(S1 / M)^2 > var``), the pass runs
     again centred on the mean found."""
     m, c = v.shape
-    plan = _Plan(v.shape)
+    plan = _plan(v.shape)
     # rows scattered over the batch (evenly spaced ones would fall on the same pixels of
     # every image, often its border, whose mean is not the batch's)
     sample = v[np.arange(min(m, _SAMPLE_ROWS), dtype=np.int64) * _SCATTER % m]
@@ -217,7 +235,7 @@ def normalize(v, mean, invstd, weight, bias):
         t = (0 if bias is None else np.asarray(bias, np.float64)) - np.asarray(mean, np.float64) * s
         return scale_shift(v, _dtype_vector(s, v.dtype), _dtype_vector(t, v.dtype))
     out = np.empty_like(v)
-    plan = _Plan(v.shape)
+    plan = _plan(v.shape)
     means, scales = plan.tiled(mean), plan.tiled(_dtype_vector(s, v.dtype))
     biases = plan.tiled(bias)
 
@@ -236,7 +254,7 @@ def scale_shift(v, scale, shift):
     """``v * scale + shift`` per channel (shift may be None), a new array: inference with folded
     statistics, the folded training output, the evaluation-mode input gradient."""
     out = np.empty_like(v)
-    plan = _Plan(v.shape)
+    plan = _plan(v.shape)
     scales, shifts = plan.tiled(scale), plan.tiled(shift)
 
     def piece(p):
@@ -254,7 +272,7 @@ def gradient_sums(g, v, mean, invstd):
     the mean is small (FOLD_LIMIT), ``sum(g * v) - mean * sum(g)`` instead, one operation per
     number."""
     m, c = v.shape
-    plan = _Plan(v.shape)
+    plan = _plan(v.shape)
     fold = _fold(mean, invstd)
     means = plan.tiled(mean)
 
@@ -290,7 +308,7 @@ def input_gradient(g, v, mean, invstd, mean_g, mean_gx, scale):
     if fold:
         k = k - b * f64(mean)
     out = np.empty_like(g)
-    plan = _Plan(v.shape)
+    plan = _plan(v.shape)
     a_s, b_s, k_s = (plan.tiled(_dtype_vector(x, g.dtype)) for x in (a, b, k))
     means = plan.tiled(mean)
 
