@@ -3,41 +3,45 @@
 Written plainly, batch norm makes about ten passes over the activations (mean, centring,
 squares, their sum, scaling, shifting; as many again backward) and allocates three arrays of
 their size. Here every pass works on pieces of about :data:`PIECE_ELEMENTS` numbers (1 MB of
-float32, about what one core's L2 holds), on both cores (``kernels/parallel.py``), and does as
-few NumPy operations per number as the numerics allow:
+float32, about what one core's L2 holds), a temporary is one piece-sized buffer used while the
+piece is in the cache, ``x_hat`` is never stored, and each pass does as few NumPy operations per
+number as the numerics allow:
 
-* statistics: one reading pass. Each piece is centred on a per-channel *shift* ``K`` (the mean
-  of a few hundred rows spread over the batch) into a piece-sized buffer, summed, squared in
-  place and summed again; ``mean = K + S1 / M`` and ``var = S2 / M - (S1 / M)^2``. As ``K`` is
-  within a fraction of a standard deviation of the mean, the subtraction loses nothing; if some
-  channel's ``K`` was off by more than one standard deviation, the variance is done again,
-  centred on the mean (two passes), so large-mean data never suffers cancellation.
-* output: ``x * s + t`` with ``s = invstd * weight`` and ``t = bias - mean * s`` folded per
-  channel, two operations per number. Folding rounds ``x * s``, an error of about
-  ``|mean| / std`` units in the last place relative to the result; when some channel's
-  ``|mean| * invstd`` exceeds :data:`FOLD_LIMIT` the output is ``(x - mean) * s + bias``.
-* backward sums: ``sum(g)`` and ``sum(g * (x - mean)) * invstd`` (or ``sum(g * x) - mean
-  sum(g)``, folded the same way, one operation per number instead of two).
-* input gradient: ``dx = g * a + (x - mean) * b + c`` with per-channel ``a = scale``, ``b =
-  -scale invstd mean(g x_hat)`` and ``c = -scale mean(g)`` (again ``x * b`` with ``c`` folded,
-  when the mean is small).
+* statistics, one reading pass: each piece minus a per-channel *shift* ``K`` (the mean of up to
+  256 rows scattered over the batch) into the buffer, its sums and its sums of squares; ``mean
+  = K + S1 / M``, ``var = S2 / M - (S1 / M)^2``. ``K`` is a fraction of a standard deviation
+  from the mean, so nothing cancels (never ``E[x^2] - E[x]^2`` on raw data); should a channel's
+  ``K`` be more than one standard deviation off, the pass runs again centred on the mean found.
+* output, two operations per number: ``x * s + t`` with ``s = invstd * weight`` and ``t = bias
+  - mean * s`` folded per channel. Folding rounds ``x * s``, an error of about ``|mean| *
+  invstd`` units in the last place of the result, so when some channel's ``|mean| * invstd``
+  exceeds :data:`FOLD_LIMIT` (8) the output is ``(x - mean) * s + bias`` (three).
+* backward sums: ``sum(g)`` and ``sum(g * x) - mean * sum(g)`` (folded, no temporary), or
+  ``sum(g * (x - mean))`` past FOLD_LIMIT; times ``invstd`` at the end.
+* input gradient, four operations per number: ``dx = g * a + (x * b + k)`` with per-channel
+  ``a = scale``, ``b = -scale invstd mean(g x_hat)``, ``k = -scale mean(g) - b mean`` (past
+  FOLD_LIMIT ``(x - mean) * b - scale mean(g)``, five).
 
-Three layout details keep NumPy fast:
+Layout details that keep NumPy fast:
 
-* a per-channel vector broadcast over (m, C) runs inner loops of only C numbers, which costs
-  2-3x a same-shape operation; rows are taken :data:`WIDE_ELEMENTS` / C at a time as (m / R,
-  R C) with the vector tiled R times, inner loops of 16384 numbers, and the broadcast costs no
-  more than a same-shape operation (measured, 100352x16 multiply: 0.48 ms with 64-row wide rows,
-  0.24 ms with 1024-row ones, 0.29 ms for a same-shape multiply);
-* per-channel sums are BLAS matrix-vector products, ``ones @ block`` over the wide rows of a
-  piece (at most 16 of them: float32 partial sums of few terms), added per piece in float64 and
-  folded from R C partial sums to C at the end (rounding error of float64 order, not growing
-  with M); ``v.sum(axis=0)`` on the same data is 10-20x slower than the product;
-* a temporary is one piece, reused by the piece's operations while it is in the cache.
+* a per-channel vector broadcast over (m, C) runs inner loops of only C numbers, 2-3x the cost
+  of a same-shape operation; rows are taken R = :data:`WIDE_ELEMENTS` / C at a time as (m / R,
+  R C) with the vector tiled R times (R at least 64), inner loops of 16384 numbers, and the
+  broadcast costs what a same-shape operation does (measured, 100352x16 multiply: 0.48 ms on
+  64-row wide rows, 0.24 ms on 1024-row ones, 0.29 ms same-shape);
+* per-channel sums are a BLAS product ``ones @ block`` and sums of products ``einsum("ij,ij->j")``
+  over rows of 64 C numbers (float32 partial sums of at most a piece's rows / 64 terms, then
+  float64 across blocks and pieces); ``v.sum(axis=0)`` is 10-20x slower than the product;
+* the pieces run in the caller with one BLAS thread unless the array has PARALLEL_MIN_SIZE
+  (16M) numbers: measured on this 2-core machine with another job on it, two workers were
+  slower at every size of the benchmarks (100352x16: 5.6 vs 6.6 ms for the four passes,
+  65536x64: 13.6 vs 16.6) and 6% faster only at 262144x64.
 
-Measured on 128x16x28x28 float32 (100352x16), one thread, forward + backward: 9.6 ms before the
-pieces; then 7.65 ms (statistics 1.38, output 2.09, sums 1.69, input gradient 2.49); now see
-``bench/bn_micro.py`` (PyTorch 1.9-2.4 ms).
+Measured (``bench/bn_micro.py --against 49a8923``, one thread, float32, hot in the cache,
+statistics / output / backward sums / input gradient, ms): 100352x16 1.36 / 1.48 / 1.64 / 2.42
+before, 1.20 / 0.81 / 0.92 / 1.49 now (6.95 -> 4.46 in all); 65536x64 21.1 -> 12.1 in all.
+Inside the small-ResNet training step (nine layers, one thread) the four passes take about 39
+ms before and 29 ms now. PyTorch: 1.9-2.4 ms for the four on 100352x16.
 """
 import threading
 
@@ -51,7 +55,7 @@ WIDE_ELEMENTS = 1 << 14  # numbers per wide row (the inner loop of a broadcast)
 FOLD_LIMIT = 8.0  # largest |mean| * invstd for which x * s + t replaces (x - mean) * s + bias
 PARALLEL_MIN_SIZE = 1 << 24  # smaller arrays run their pieces in the caller (see the docstring)
 _ROWS = 64  # the narrowest wide row; pieces start at multiples of it
-_SAMPLE_ROWS = 256  # rows averaged for the shift of the statistics
+_SAMPLE_ROWS = 256  # rows averaged for the shift of the statistics (at most 16384 numbers)
 _SCATTER = 2654435761  # row i of the sample is i * _SCATTER mod M (Knuth's multiplicative hash)
 
 
@@ -65,9 +69,9 @@ def _wide_rows(c):
 class _Plan:
     """How an (M, C) array is cut. ``rows`` (R) rows make one wide row of about WIDE_ELEMENTS
     numbers (a multiple of 64, at least 64). ``pieces`` are row ranges of about PIECE_ELEMENTS
-    numbers starting at multiples of R rows (a number of pieces divisible by the workers; an
-    array of less than two pieces stays whole). ``blocks(piece)`` cuts a piece into at most
-    three 2-D views of whole wide rows: R rows wide, then 64 rows wide, then single rows."""
+    numbers starting at multiples of R rows (an array of less than two pieces stays whole; on
+    the workers, a number of pieces divisible by theirs). ``blocks(piece)`` cuts a piece into at
+    most three 2-D views of whole wide rows: R rows wide, then 64 rows wide, then single rows."""
 
     def __init__(self, shape):
         m, c = shape
@@ -177,6 +181,7 @@ def _add_sum(acc, block, other=None):
 
 
 def _dtype_vector(values, dtype):
+    """A per-channel vector computed in float64, rounded once to ``dtype``."""
     return np.asarray(values, dtype=np.float64).astype(dtype)
 
 
@@ -185,18 +190,24 @@ def _fold(mean, invstd):
     return float(np.max(np.abs(np.asarray(mean, np.float64) * np.asarray(invstd, np.float64)), initial=0)) <= FOLD_LIMIT
 
 
+def _sample_rows(m, c):
+    """The rows whose mean is the statistics' shift: 16-256 of them (at most 16384 numbers),
+    scattered over the batch (evenly spaced rows would fall on the same pixels of every image,
+    often on its border, whose mean is not the batch's)."""
+    rows = min(m, max(16, min(_SAMPLE_ROWS, WIDE_ELEMENTS // max(c, 1))))
+    return np.arange(rows, dtype=np.int64) * _SCATTER % m
+
+
 def mean_and_variance(v):
     """Per-channel mean and biased variance (float64) of ``v`` (M, C).
 
-    One reading pass over ``v``: each piece minus the shift ``K`` (the mean of 256 rows) into a
+    One reading pass over ``v``: each piece minus the shift ``K`` (the mean of 16-256 rows) into a
     piece-sized buffer, then the buffer's column sums and sums of squares. If a channel's shift
     was further than one standard deviation from its mean (``(S1 / M)^2 > var``), the pass runs
     again centred on the mean found."""
     m, c = v.shape
     plan = _plan(v.shape)
-    # rows scattered over the batch (evenly spaced ones would fall on the same pixels of
-    # every image, often its border, whose mean is not the batch's)
-    sample = v[np.arange(min(m, _SAMPLE_ROWS), dtype=np.int64) * _SCATTER % m]
+    sample = v[_sample_rows(m, c)]
     shift = (_ones_for(sample.shape[0], np.float64) @ sample.astype(np.float64) / sample.shape[0]).astype(v.dtype)
     mean, var, off = _shifted_sums(v, plan, shift)
     if np.any(off):
@@ -268,9 +279,9 @@ def scale_shift(v, scale, shift):
 
 def gradient_sums(g, v, mean, invstd):
     """Per-channel ``sum(g)`` and ``sum(g * x_hat)`` (float64), one pass over ``g`` and ``v``:
-    ``sum(g)`` and ``sum(g * (v - mean))`` (times invstd at the end) by products with ones; when
-    the mean is small (FOLD_LIMIT), ``sum(g * v) - mean * sum(g)`` instead, one operation per
-    number."""
+    ``ones @ g`` and ``einsum(g, v)`` per block, ``sum(g * v) - mean * sum(g)`` with no
+    temporary; past FOLD_LIMIT ``sum(g * (v - mean))``, the centred piece in the buffer. Both
+    times invstd at the end."""
     m, c = v.shape
     plan = _plan(v.shape)
     fold = _fold(mean, invstd)
@@ -296,9 +307,10 @@ def gradient_sums(g, v, mean, invstd):
 
 def input_gradient(g, v, mean, invstd, mean_g, mean_gx, scale):
     """``(g - mean_g - x_hat * mean_gx) * scale`` per channel, a new array (the training-mode
-    input gradient), as ``g * a + (v - mean) * b + c`` with ``a = scale``, ``b = -scale invstd
-    mean_gx``, ``c = -scale mean_g``: the centred piece in a piece-sized buffer, five operations
-    per number; ``v * b`` with ``c - b mean`` when the mean is small (FOLD_LIMIT), four."""
+    input gradient), as ``g * a + (v * b + k)`` with ``a = scale``, ``b = -scale invstd
+    mean_gx`` and ``k = -scale mean_g - b mean``: ``v * b + k`` in the piece buffer, then ``g *
+    a`` into the output and the buffer added, four operations per number. Past FOLD_LIMIT the
+    buffer holds ``(v - mean) * b - scale mean_g`` (five)."""
     m, c = v.shape
     f64 = (lambda a: np.asarray(a, np.float64))
     a = f64(scale)
