@@ -38,10 +38,12 @@ Layout details that keep NumPy fast:
   65536x64: 13.6 vs 16.6) and 6% faster only at 262144x64.
 
 Measured (``bench/bn_micro.py --against 49a8923``, one thread, float32, hot in the cache,
-statistics / output / backward sums / input gradient, ms): 100352x16 1.36 / 1.48 / 1.64 / 2.42
-before, 1.20 / 0.81 / 0.92 / 1.49 now (6.95 -> 4.46 in all); 65536x64 21.1 -> 12.1 in all.
-Inside the small-ResNet training step (nine layers, one thread) the four passes take about 39
-ms before and 29 ms now. PyTorch: 1.9-2.4 ms for the four on 100352x16.
+medians of 21 alternating calls; statistics / output / backward sums / input gradient, ms):
+100352x16 1.54 / 1.76 / 1.89 / 2.52 before, 1.40 / 1.02 / 0.99 / 1.64 now (7.80 -> 5.04 in
+all); 65536x64 19.9 -> 12.0; 1024x512 1.55 -> 1.20. In the small-ResNet training step (nine
+layers, the kernels module swapped step by step in one process) batch norm forward + backward
+takes 48.5 -> 34.6 ms per step at one thread, 41.9 -> 30.3 at two. PyTorch: 1.9-2.4 ms for
+the four passes on 100352x16.
 """
 import threading
 
