@@ -8,6 +8,7 @@ import torch.nn.functional as TF
 import convgrad as cg
 import convgrad.nn.functional as F
 from convgrad.errors import ArgumentError, ShapeError
+from convgrad.kernels import batch_norm as bn_kernels
 from oracle import assert_close, check_against_torch, check_gradient
 
 SHAPES = {1: (6, 3), 2: (4, 3, 5), 3: (2, 3, 4, 5), 4: (2, 3, 2, 3, 4)}
@@ -95,6 +96,81 @@ def test_batch_norm_finite_differences(training):
     check_gradient(lambda x, w, b: F.batch_norm(x, cg.tensor(rm.copy()), cg.tensor(rv.copy()), w, b, training),
                    [(4, 3, 2, 2), (3,), (3,)])
     check_gradient(lambda x: F.batch_norm(x, None, None, training=True), [(5, 2)])
+
+
+# The (M, C) kernels against float64 formulas, on shapes with wide rows, 64-row rows and single
+# rows, on data centred near 0 (the folded x * s + t paths) and with a large mean (centred paths).
+KERNEL_SHAPES = [(3 * 1024 + 2 * 64 + 5, 16), (333, 5), (70 * 64 + 3, 48), (130, 512), (7, 3)]
+
+
+@pytest.mark.parametrize("offset", [0.0, 3.0, 1e3])
+@pytest.mark.parametrize("shape", KERNEL_SHAPES)
+def test_batch_norm_kernels_match_float64_formulas(shape, offset):
+    rng = np.random.default_rng(11)
+    x = (rng.standard_normal(shape) * rng.uniform(0.5, 2, shape[1]) + offset).astype(np.float32)
+    g = (rng.standard_normal(shape) + 0.3).astype(np.float32)
+    w, b = rng.standard_normal(shape[1]).astype(np.float32), rng.standard_normal(shape[1]).astype(np.float32)
+    x64, g64 = x.astype(np.float64), g.astype(np.float64)
+    mean, var = bn_kernels.mean_and_variance(x)
+    assert mean.dtype == var.dtype == np.float64
+    ref_var = x64.var(axis=0)
+    np.testing.assert_allclose(mean, x64.mean(axis=0), rtol=0, atol=1e-6 * (abs(offset) + 1))
+    np.testing.assert_allclose(var, ref_var, rtol=1e-5)
+    mean, invstd = mean.astype(np.float32), (1 / np.sqrt(var + 1e-5)).astype(np.float32)
+    x_hat = (x64 - mean) * invstd
+    assert_close(bn_kernels.normalize(x, mean, invstd, w, b), x_hat * w + b, 1e-6, "normalize")
+    assert_close(bn_kernels.normalize(x, mean, invstd, None, None), x_hat, 1e-6, "normalize, no affine")
+    sum_g, sum_gx = bn_kernels.gradient_sums(g, x, mean, invstd)
+    assert_close(sum_g, g64.sum(axis=0), 1e-6, "sum(g)")
+    assert_close(sum_gx, (g64 * x_hat).sum(axis=0), 1e-6 * np.sqrt(shape[0]), "sum(g * x_hat)")
+    m, scale = shape[0], invstd * w
+    mean_g, mean_gx = (sum_g / m).astype(np.float32), (sum_gx / m).astype(np.float32)
+    expected = (g64 - mean_g - x_hat * mean_gx) * scale
+    assert_close(bn_kernels.input_gradient(g, x, mean, invstd, mean_g, mean_gx, scale), expected, 1e-6, "dx")
+    assert_close(bn_kernels.scale_shift(x, w, b), x64 * w + b, 1e-6, "scale_shift")
+    assert_close(bn_kernels.scale_shift(x, w, None), x64 * w, 1e-6, "scale_shift, no shift")
+
+
+def test_batch_norm_statistics_when_the_sampled_shift_is_far_from_the_mean(monkeypatch):
+    """The statistics are centred on the mean of a sample of rows; when that sample is not like
+    the rest (here every sampled row of channel 0 is an outlier), the variance is summed again
+    around the mean."""
+    m = 256 * 64
+    x = np.random.default_rng(12).standard_normal((m, 3)).astype(np.float32)
+    x[bn_kernels._sample_rows(m, 3), 0] = 1e4
+    passes = []
+    shifted_sums = bn_kernels._shifted_sums
+    monkeypatch.setattr(bn_kernels, "_shifted_sums", lambda *a: passes.append(a) or shifted_sums(*a))
+    mean, var = bn_kernels.mean_and_variance(x)
+    assert len(passes) == 2
+    x64 = x.astype(np.float64)
+    np.testing.assert_allclose(mean, x64.mean(axis=0), rtol=1e-7, atol=1e-6)
+    np.testing.assert_allclose(var, x64.var(axis=0), rtol=1e-5)
+
+
+@pytest.mark.parametrize("layout", ["rows", "channels_last"])
+def test_batch_norm_training_on_data_with_a_large_mean(layout):
+    """Mean 1e3, std 1, float32: a variance from E[x^2] - E[x]^2 would lose every digit; the
+    output and the gradients must still agree with float64 PyTorch on the same numbers."""
+    rng = np.random.default_rng(13)
+    shape = (512, 6) if layout == "rows" else (16, 6, 9, 7)
+    x = (rng.standard_normal(shape) + 1e3).astype(np.float32)
+    if layout == "channels_last":
+        x = _channels_last(x)
+    w, b = rng.standard_normal(6).astype(np.float32), rng.standard_normal(6).astype(np.float32)
+    g = rng.standard_normal(shape).astype(np.float32)
+    cx, cw, cb = (cg.tensor(a, requires_grad=True) for a in (x, w, b))
+    rm, rv = cg.zeros(6), cg.ones(6)
+    out = F.batch_norm(cx, rm, rv, cw, cb, True, 0.1, 1e-5)
+    out.backward(g)
+    tx, tw, tb = (torch.tensor(np.ascontiguousarray(a), dtype=torch.float64, requires_grad=True) for a in (x, w, b))
+    trm, trv = torch.zeros(6, dtype=torch.float64), torch.ones(6, dtype=torch.float64)
+    ref = TF.batch_norm(tx, trm, trv, tw, tb, True, 0.1, 1e-5)
+    ref.backward(torch.tensor(g, dtype=torch.float64))
+    for what, ours, theirs in [("output", out, ref), ("input gradient", cx.grad, tx.grad),
+                               ("weight gradient", cw.grad, tw.grad), ("bias gradient", cb.grad, tb.grad),
+                               ("running mean", rm, trm), ("running var", rv, trv)]:
+        assert_close(ours.numpy(), theirs.detach().numpy(), 1e-4, what)
 
 
 # ----------------------------------------------------------------------------------------------

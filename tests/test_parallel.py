@@ -19,6 +19,7 @@ def always_split(monkeypatch, request):
     monkeypatch.setattr(parallel, "workers", lambda: 2)
     monkeypatch.setattr(batch_norm, "PIECE_ELEMENTS", 7 if request.param == 7 else 200)
     monkeypatch.setattr(batch_norm, "workers", lambda: 2)
+    monkeypatch.setattr(batch_norm, "PARALLEL_MIN_SIZE", 0)
 
 
 LAYOUTS = {

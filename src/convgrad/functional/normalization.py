@@ -156,6 +156,8 @@ class BatchNorm(Function):
                     dx = gv - layout.per_channel(sum_g / m)
                     dx -= x_hat * layout.per_channel(sum_gx / m)
                     dx *= layout.per_channel(scale)
+            elif layout.rows:
+                dx = bn_kernels.scale_shift(gv, scale, None)
             else:
                 dx = elementwise(np.multiply, np.empty_like(gv), gv, layout.per_channel(scale))
             gx = layout.restore(dx)
