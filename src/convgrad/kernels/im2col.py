@@ -13,6 +13,7 @@ With groups, the channels split as ``C = G * Cg`` and the column matrix is store
 slice add per offset (never ``np.add.at``).
 """
 import math
+import threading
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -42,25 +43,31 @@ class Workspace:
         self.limit = limit
         self.free = {}
         self.held = 0
+        self._lock = threading.Lock()  # a convolution's two gradients may run on two threads
 
     def take(self, shape, dtype):
         key = (tuple(shape), np.dtype(dtype).str)
-        stack = self.free.get(key)
-        if stack:
-            buf = stack.pop()
-            self.held -= buf.nbytes
-            return buf
+        with self._lock:
+            stack = self.free.get(key)
+            if stack:
+                buf = stack.pop()
+                self.held -= buf.nbytes
+                return buf
         return np.empty(shape, dtype=dtype)
 
     def give(self, buf):
-        if buf is None or self.held + buf.nbytes > self.limit():
+        if buf is None:
             return
-        self.free.setdefault((buf.shape, buf.dtype.str), []).append(buf)
-        self.held += buf.nbytes
+        with self._lock:
+            if self.held + buf.nbytes > self.limit():
+                return
+            self.free.setdefault((buf.shape, buf.dtype.str), []).append(buf)
+            self.held += buf.nbytes
 
     def clear(self):
-        self.free.clear()
-        self.held = 0
+        with self._lock:
+            self.free.clear()
+            self.held = 0
 
 
 def im2col(xpad, out_spatial, kernel, stride, dilation, groups=1, workspace=None):
