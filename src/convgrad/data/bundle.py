@@ -511,17 +511,11 @@ def _open_ts(path, opts):
                      f"to {length} after z-normalisation")
     x = stack_series(train_data.series, length)
     y = np.array([index[label] for label in train_data.labels], dtype=np.int64)
-    split, test_name = None, "test"
+    x_test = y_test = None
     if test_data is not None:
         x_test = stack_series(test_data.series, length)
         y_test = np.array([index[label] for label in test_data.labels], dtype=np.int64)
-    else:
-        tr, va = stratified_split(y, opts["val_split"], opts["seed"])
-        split = _split_record(opts["val_split"], opts["seed"], len(y), va)
-        x, y, x_test, y_test = x[tr], y[tr], x[va], y[va]
-        test_name = "validation"
-    x, y = _limit(x, y, opts["max_train"], opts["seed"], "train", notes)
-    x_test, y_test = _limit(x_test, y_test, opts["max_test"], opts["seed"], "test", notes)
+    x, y, x_test, y_test, split, test_name = _split_and_limit(x, y, x_test, y_test, opts, notes)
     _check_classes(class_names, y, y_test, test_name, notes)
     channels = x.shape[1]
     description = (f"time series: {_class_text(class_names)}, {len(y):,} train / {len(y_test):,} {test_name} "
