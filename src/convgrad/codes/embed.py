@@ -128,22 +128,30 @@ def embed_dataset(model, dataset, out, batch_size=DEFAULT_BATCH, progress=True):
         >>> embed_dataset(convgrad.load("ae.npz"), MNIST(train=False, transform=ToTensor()), "codes.npz")  # doctest: +SKIP
         'codes.npz'
     """
-    from tqdm import tqdm
-
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ArgumentError(f"embed_dataset: batch_size must be a positive integer, got {batch_size!r}")
     n = len(dataset)
     if n == 0:
         raise ArgumentError("embed_dataset: the collection is empty")
     model.eval()
+    batches = ((encode_batch(model, images), labels) for images, labels in _batches(dataset, batch_size))
+    return write_codes(out, n, batches, progress)
+
+
+def write_codes(out, n, batches, progress=True, desc="embed"):
+    """Write the codes file ``out`` from ``(codes (b, d), labels (b,))`` batches that come in
+    order and cover ``n`` images: each batch goes into memory-mapped ``.npy`` files beside
+    ``out`` (the codes of a large collection never sit in RAM at once), zipped by
+    :func:`write_codes_file` at the end. Returns ``out``."""
+    from tqdm import tqdm
+
     out = os.fspath(out)
     with tempfile.TemporaryDirectory(dir=os.path.dirname(os.path.abspath(out)) or None) as tmp:
         emb_path, lab_path = os.path.join(tmp, "embeddings.npy"), os.path.join(tmp, "labels.npy")
         labels = np.lib.format.open_memmap(lab_path, mode="w+", dtype=np.int64, shape=(n,))
         embeddings, at = None, 0
-        bar = tqdm(total=n, desc="embed", unit="img", disable=not progress, file=sys.stderr, leave=False)
-        for images, batch_labels in _batches(dataset, batch_size):
-            codes = encode_batch(model, images)
+        bar = tqdm(total=n, desc=desc, unit="img", disable=not progress, file=sys.stderr, leave=False)
+        for codes, batch_labels in batches:
             if embeddings is None:
                 embeddings = np.lib.format.open_memmap(emb_path, mode="w+", dtype=np.float32,
                                                        shape=(n, codes.shape[1]))

@@ -11,8 +11,6 @@ in the same ``.npz`` layout (``embeddings`` (N, d) float32, ``labels`` (N,) int6
 stays at a batch or two per rank whatever the collection's size.
 """
 import os
-import sys
-import tempfile
 
 import numpy as np
 
@@ -79,38 +77,23 @@ def embed_dataset_sharded(model, dataset, out, batch_size=256, progress=True, co
 
 
 def _gather_and_write(model, dataset, out, batch_size, batches, progress, comm, encode_batch):
-    from tqdm import tqdm
+    from ..codes.embed import write_codes
 
-    from ..codes.embed import write_codes_file
+    world = comm.Get_size()
 
-    n, world = len(dataset), comm.Get_size()
-    with tempfile.TemporaryDirectory(dir=os.path.dirname(os.path.abspath(out)) or None) as tmp:
-        emb_path, lab_path = os.path.join(tmp, "embeddings.npy"), os.path.join(tmp, "labels.npy")
-        labels_out = np.lib.format.open_memmap(lab_path, mode="w+", dtype=np.int64, shape=(n,))
-        embeddings = None
-        bar = tqdm(total=n, desc=f"embed ({world} ranks)", unit="img", disable=not progress, file=sys.stderr,
-                   leave=False)
+    def gathered():  # every batch in order: rank 0's own, the others' as their ranks send them
         for b in range(batches):
             owner = b % world
             if owner == 0:
                 images, labels = _batch(dataset, b, batch_size)
-                codes = encode_batch(model, images)
-            else:
-                shape = np.empty(2, dtype=np.int64)
-                comm.Recv(shape, source=owner, tag=_TAG)
-                codes = np.empty(tuple(int(s) for s in shape), dtype=np.float32)
-                comm.Recv(codes, source=owner, tag=_TAG)
-                labels = np.empty(len(codes), dtype=np.int64)
-                comm.Recv(labels, source=owner, tag=_TAG)
-            if embeddings is None:
-                embeddings = np.lib.format.open_memmap(emb_path, mode="w+", dtype=np.float32, shape=(n, codes.shape[1]))
-            start = b * batch_size
-            embeddings[start:start + len(codes)] = codes
-            labels_out[start:start + len(codes)] = labels
-            bar.update(len(codes))
-        bar.close()
-        embeddings.flush()
-        labels_out.flush()
-        del embeddings, labels_out  # close the maps before zipping their files
-        write_codes_file(out, emb_path, lab_path)
-    return out
+                yield encode_batch(model, images), labels
+                continue
+            shape = np.empty(2, dtype=np.int64)
+            comm.Recv(shape, source=owner, tag=_TAG)
+            codes = np.empty(tuple(int(s) for s in shape), dtype=np.float32)
+            comm.Recv(codes, source=owner, tag=_TAG)
+            labels = np.empty(len(codes), dtype=np.int64)
+            comm.Recv(labels, source=owner, tag=_TAG)
+            yield codes, labels
+
+    return write_codes(out, len(dataset), gathered(), progress, desc=f"embed ({world} ranks)")
